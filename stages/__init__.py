@@ -1,0 +1,1 @@
+"""One module per DVC stage; each reads its params, calls latentlab, and writes its outputs."""

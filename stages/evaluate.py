@@ -1,0 +1,101 @@
+"""Stage `evaluate@<model>-<seed>`: measure one trained model's latent space and its latent map."""
+
+import argparse
+import logging
+
+import torch
+
+from latentlab import measures, params
+from latentlab.artifacts import load_arrays, save_arrays, write_json
+from latentlab.checkpoints import load_weights
+from latentlab.errors import stage_entry
+from latentlab.evaluation import encode_means, iw_log_likelihood, reconstruction_bce, vae_elbo_terms
+from latentlab.fashion_mnist import CLASSES, load_split
+from latentlab.judge import Judge, predict_proba
+from latentlab.models import VariationalAutoEncoder, build_model
+from latentlab.paths import DATA_ROOT, JUDGE, run_dir
+from latentlab.training import as_pixels, resolve_device
+
+log = logging.getLogger("evaluate")
+
+
+@stage_entry
+def main() -> None:
+    """Evaluate the model and seed named on the command line."""
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("model")
+    parser.add_argument("seed", type=int)
+    args = parser.parse_args()
+    p = params.load()
+    mp, e = p.model(args.model), p.evaluate
+    out = run_dir(mp.name, args.seed)
+    device = resolve_device(p.device)
+    model = load_weights(build_model(mp.kind, mp.latent_dim, mp.hidden), out / "model.pt")
+    model.to(device)
+    train_images, train_labels = load_split(DATA_ROOT, "train", p.limit)
+    test_images, test_labels = load_split(DATA_ROOT, "test", p.limit)
+    test_pixels = as_pixels(test_images, device)
+
+    log.info(
+        "%s seed %d: encoding and reconstructing %d test images",
+        mp.name,
+        args.seed,
+        len(test_images),
+    )
+    test_codes = encode_means(model, test_pixels).cpu().numpy()
+    train_codes = encode_means(model, as_pixels(train_images, device)).cpu().numpy()
+    metrics: dict = {"test_bce": reconstruction_bce(model, test_pixels)}
+    if isinstance(model, VariationalAutoEncoder):
+        generator = torch.Generator(device=device).manual_seed(args.seed)
+        terms = vae_elbo_terms(model, test_pixels, generator)
+        log.info("%s: importance-weighted log-likelihood with %d samples", mp.name, e.iw_samples)
+        metrics.update(
+            {
+                "test_neg_elbo": terms["neg_elbo"],
+                "test_kl": terms["kl"],
+                "test_log_likelihood_iw": iw_log_likelihood(
+                    model, test_pixels, e.iw_samples, generator
+                ),
+            }
+        )
+
+    extent = measures.code_extent(test_codes)
+    metrics.update(
+        {
+            "knn_accuracy": measures.knn_accuracy(
+                train_codes, train_labels, test_codes, test_labels, k=e.knn_k
+            ),
+            "codes_in_square": measures.in_square_fraction(test_codes, p.map_range),
+            **{f"code_{q}_z{d + 1}": v for q in ("p1", "p99") for d, v in enumerate(extent[q])},
+        }
+    )
+
+    (tiles,) = load_arrays(out / "map.npz", "tiles")
+    judge = load_weights(Judge(p.judge.channels), JUDGE / "model.pt")
+    tile_summary = measures.tile_class_summary(
+        predict_proba(judge, tiles.reshape(-1, 28, 28)), min_tiles=e.min_tiles
+    )
+    smooth = measures.smoothness(tiles)
+    metrics.update(
+        {
+            "map_classes_present": tile_summary["classes_present"],
+            "map_mean_top_prob": tile_summary["mean_top_prob"],
+            "map_inception_score": tile_summary["inception_score"],
+            "map_blank_fraction": measures.blank_fraction(tiles, e.blank_std),
+            "map_smoothness_mean": smooth["mean"],
+            "map_smoothness_p95": smooth["p95"],
+            "map_tiles_per_class": dict(zip(CLASSES, tile_summary["histogram"], strict=True)),
+        }
+    )
+    save_arrays(out / "codes.npz", codes=test_codes, labels=test_labels)
+    write_json(out / "eval.json", metrics)
+    log.info(
+        "%s seed %d: %s",
+        mp.name,
+        args.seed,
+        ", ".join(f"{k} {v:.4g}" for k, v in metrics.items() if isinstance(v, float)),
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,52 @@
+"""Stage `train@<model>-<seed>`: train one model with one seed; write weights, curve and metrics."""
+
+import argparse
+import logging
+
+import torch
+
+from latentlab import params
+from latentlab.artifacts import write_csv, write_json
+from latentlab.checkpoints import save_weights
+from latentlab.errors import stage_entry
+from latentlab.fashion_mnist import load_split
+from latentlab.models import build_model
+from latentlab.paths import DATA_ROOT, run_dir
+from latentlab.training import resolve_device, train
+
+log = logging.getLogger("train")
+
+
+@stage_entry
+def main() -> None:
+    """Train the model named on the command line with the seed named there."""
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("model")
+    parser.add_argument("seed", type=int)
+    args = parser.parse_args()
+    p = params.load()
+    mp = p.model(args.model)
+    device = resolve_device(p.device)
+    images, _ = load_split(DATA_ROOT, "train", p.limit)
+    log.info("training %s (seed %d) on %d images on %s", mp.name, args.seed, len(images), device)
+
+    torch.manual_seed(args.seed)
+    model = build_model(mp.kind, mp.latent_dim, mp.hidden)
+    history = train(
+        model,
+        images,
+        name=mp.name,
+        epochs=mp.epochs,
+        batch_size=mp.batch_size,
+        lr=mp.lr,
+        seed=args.seed,
+        device=device,
+    )
+    out = run_dir(mp.name, args.seed)
+    save_weights(model, out / "model.pt")
+    write_csv(out / "train_curve.csv", history)
+    write_json(out / "train.json", {f"train_{k}": v for k, v in history[-1].items()})
+
+
+if __name__ == "__main__":
+    main()
