@@ -20,6 +20,10 @@ from latentlab.errors import UserError
 # A fixed timestamp inside .npz archives, so that equal arrays give equal bytes (np.savez stamps
 # the current time, which would make every rerun look like a change to DVC).
 _ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)
+# mkstemp makes its file private (0600); the renamed file gets what open() would have given it.
+_UMASK = os.umask(0o022)
+os.umask(_UMASK)
+_FILE_MODE = 0o666 & ~_UMASK
 
 
 @contextlib.contextmanager
@@ -33,6 +37,7 @@ def atomic_path(path: Path) -> Iterator[Path]:
     fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     os.close(fd)
     tmp = Path(tmp_name)
+    os.chmod(tmp, _FILE_MODE)
     try:
         yield tmp
         os.replace(tmp, path)
@@ -96,15 +101,23 @@ def save_arrays(path: Path, **arrays: np.ndarray) -> None:
 
 def load_arrays(path: Path, *names: str) -> tuple[np.ndarray, ...]:
     """The named arrays of an .npz archive an earlier stage wrote (pickles refused)."""
+    unreadable = UserError(
+        f"{path} is not a readable .npz archive of plain arrays (pickled objects are refused); "
+        f"rerun the stage that writes it"
+    )
     try:
-        with np.load(path, allow_pickle=False) as archive:
-            missing = [n for n in names if n not in archive.files]
-            if missing:
-                raise UserError(
-                    f"{path} has no array {missing[0]!r}; rerun the stage that writes it"
-                )
-            return tuple(archive[n] for n in names)
+        archive = np.load(path, allow_pickle=False)
     except FileNotFoundError:
         raise UserError(f"{path} is missing; run `dvc repro` to make it") from None
-    except (zipfile.BadZipFile, ValueError, OSError) as err:
-        raise UserError(f"{path} is not a readable .npz archive ({err})") from None
+    except (zipfile.BadZipFile, ValueError, OSError, EOFError):
+        raise unreadable from None
+    if not isinstance(archive, np.lib.npyio.NpzFile):  # a lone .npy array
+        raise unreadable
+    with archive:
+        missing = [n for n in names if n not in archive.files]
+        if missing:
+            raise UserError(f"{path} has no array {missing[0]!r}; rerun the stage that writes it")
+        try:
+            return tuple(archive[n] for n in names)
+        except (zipfile.BadZipFile, ValueError, OSError, EOFError):
+            raise unreadable from None

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import io
-import pickle
+import warnings
 from pathlib import Path
 
 import torch
@@ -24,15 +24,33 @@ def save_weights(model: nn.Module, path: Path) -> None:
 
 def load_weights(model: nn.Module, path: Path) -> nn.Module:
     """Load a state dict into `model` (on the CPU); nothing in the file is executed."""
+    retrain = "retrain it with `dvc repro --force` on its train stage"
     try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-        model.load_state_dict(state)
+        with warnings.catch_warnings():  # torch warns about the pickle protocol of odd files
+            warnings.simplefilter("ignore")
+            state = torch.load(path, map_location="cpu", weights_only=True)
     except FileNotFoundError:
         raise UserError(f"{path} is missing; run `dvc repro` to train it") from None
-    except (RuntimeError, pickle.UnpicklingError, KeyError, EOFError) as err:
-        reason = str(err).splitlines()[0]
+    except Exception as err:  # bytes that are not weights fail in many ways
+        # (UnpicklingError, RuntimeError, EOFError, even IndexError from garbage opcodes). Not
+        # torch's own text: it suggests weights_only=False, which would run the file's code.
         raise UserError(
-            f"{path} does not hold weights for this model's params ({reason}); retrain it with "
-            f"`dvc repro --force` on its train stage"
+            f"{path} is not a file of plain weights ({type(err).__name__}); {retrain}"
         ) from None
-    return model.eval()
+    expected = model.state_dict()
+    if not isinstance(state, dict):
+        problem = f"it holds a {type(state).__name__}, not a state dict"
+    elif missing := [k for k in expected if k not in state]:
+        problem = f"it has no tensor {missing[0]!r}"
+    elif unexpected := [k for k in state if k not in expected]:
+        problem = f"it has an unexpected entry {unexpected[0]!r}"
+    elif wrong := [
+        k
+        for k, v in expected.items()
+        if not isinstance(state[k], torch.Tensor) or state[k].shape != v.shape
+    ]:
+        problem = f"{wrong[0]!r} is not a tensor of shape {tuple(expected[wrong[0]].shape)}"
+    else:
+        model.load_state_dict(state)
+        return model.eval()
+    raise UserError(f"{path} does not hold weights for this model's params ({problem}); {retrain}")

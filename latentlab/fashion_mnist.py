@@ -5,8 +5,11 @@ from __future__ import annotations
 import gzip
 import hashlib
 import logging
+import math
+import os
 import shutil
 import tempfile
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -29,6 +32,9 @@ CLASSES = (
     "Ankle boot",
 )
 IMAGE_SIDE = 28
+_UMASK = os.umask(0o022)
+os.umask(_UMASK)
+_FILE_MODE = 0o666 & ~_UMASK  # what open() would give a new file
 TORCHVISION_SOURCE = "torchvision"
 
 
@@ -82,9 +88,10 @@ def _decompress_verified(candidates: list[Path], expected: RawFile, dest: Path) 
                 opener = gzip.open if src.suffix == ".gz" else open
                 with opener(src, "rb") as f:
                     shutil.copyfileobj(f, tmp)
-            except (OSError, EOFError) as err:
+            except (OSError, EOFError, zlib.error) as err:  # zlib.error: corrupt deflate data
                 log.warning("%s is unreadable (%s); skipping it", src, err)
         if file_matches(tmp_path, expected):
+            os.chmod(tmp_path, _FILE_MODE)  # the temporary file was made private (0600)
             tmp_path.replace(dest)
             return True
         log.warning(
@@ -105,7 +112,11 @@ def _fetch_from_directory(source: Path, dest_dir: Path) -> bool:
 
 def _fetch_with_torchvision(dest_dir: Path) -> bool:
     """Fall back on torchvision's download (needs a network); False if it fails or won't verify."""
-    from torchvision.datasets import FashionMNIST  # costs ~1.5 s, so only on this path
+    try:
+        from torchvision.datasets import FashionMNIST  # costs ~1.5 s, so only on this path
+    except (ImportError, RuntimeError) as err:  # RuntimeError: built for another torch
+        log.warning("torchvision cannot be imported (%s); skipping it", err)
+        return False
 
     with tempfile.TemporaryDirectory(dir=dest_dir.parent) as tmp:
         try:
@@ -118,7 +129,7 @@ def _fetch_with_torchvision(dest_dir: Path) -> bool:
 
 
 def fetch(sources: list[str], root: Path) -> str:
-    """Put the four verified files in raw_dir(root), trying `sources` in turn; returns the winner."""
+    """Put the four verified files in raw_dir(root), trying `sources` in turn; return the winner."""
     dest_dir = raw_dir(root)
     dest_dir.mkdir(parents=True, exist_ok=True)
     for source in sources:
@@ -145,8 +156,13 @@ def _read_idx(path: Path, magic: int) -> np.ndarray:
     if header != magic:
         raise UserError(f"{path} is not an IDX file of the expected kind; rerun the download stage")
     ndim = magic & 0xFF
+    if data.size < 4 + 4 * ndim:
+        raise UserError(f"{path} is truncated or corrupt; rerun the download stage")
     shape = tuple(int(n) for n in data[4 : 4 + 4 * ndim].view(">u4"))
-    return data[4 + 4 * ndim :].reshape(shape)
+    body = data[4 + 4 * ndim :]
+    if body.size != math.prod(shape):
+        raise UserError(f"{path} is truncated or corrupt; rerun the download stage")
+    return body.reshape(shape)
 
 
 def load_split(root: Path, split: str, limit: int = 0) -> tuple[np.ndarray, np.ndarray]:

@@ -105,19 +105,23 @@ def _int_list(key: str, value: Any, minimum: int, allow_empty: bool) -> list[int
     return [_int(f"{key}[{i}]", v, minimum) for i, v in enumerate(value)]
 
 
+TOP = "params.yaml"  # the key of the file's top level, whose keys are named bare
+
+
 def _section(key: str, value: Any, fields: tuple[str, ...]) -> dict[str, Any]:
     """A mapping with exactly `fields` as keys."""
     if not isinstance(value, dict):
         raise _fail(key, value, f"a mapping with the keys {', '.join(fields)}")
+    prefix = "" if key == TOP else f"{key}."
     unknown = sorted(set(value) - set(fields), key=str)
     if unknown:
         raise UserError(
-            f"params.yaml: {key}.{unknown[0]} is not a known key; {key} takes {', '.join(fields)}"
+            f"params.yaml: {prefix}{unknown[0]} is not a known key; {key} takes {', '.join(fields)}"
         )
     missing = [f for f in fields if f not in value]
     if missing:
         raise UserError(
-            f"params.yaml: {key}.{missing[0]} is missing; {key} needs {', '.join(fields)}"
+            f"params.yaml: {prefix}{missing[0]} is missing; {key} needs {', '.join(fields)}"
         )
     return value
 
@@ -147,21 +151,48 @@ def _model(name: str, raw: Any) -> ModelParams:
     )
 
 
-def validate(raw: Any) -> Params:
-    """Check every value of a loaded params.yaml and return them typed; UserError on a bad one."""
-    model_names = raw.get("models") if isinstance(raw, dict) else None
-    model_fields = tuple(model_names) if isinstance(model_names, list) else ()
-    top = _section("params.yaml", raw, TOP_FIELDS + tuple(str(m) for m in model_fields))
-
-    if not isinstance(model_names, list) or not model_names:
-        raise _fail("models", model_names, "a non-empty list of model section names")
-    for i, name in enumerate(model_names):
+def _model_names(value: Any) -> list[str]:
+    if not isinstance(value, list) or not value:
+        raise _fail("models", value, "a non-empty list of model section names")
+    for i, name in enumerate(value):
         if not isinstance(name, str) or not name.isidentifier() or name in TOP_FIELDS:
             raise _fail(
                 f"models[{i}]", name, "a section name (letters, digits, _), not a built-in key"
             )
-    if len(set(model_names)) != len(model_names):
-        raise _fail("models", model_names, "a list without repeats")
+    if len(set(value)) != len(value):
+        raise _fail("models", value, "a list without repeats")
+    return value
+
+
+def _is_unlisted_model(key: Any, value: Any, listed: list[str]) -> bool:
+    return (
+        isinstance(key, str)
+        and key not in TOP_FIELDS
+        and key not in listed
+        and isinstance(value, dict)
+        and "kind" in value
+    )
+
+
+def validate(raw: Any) -> Params:
+    """Check every value of a loaded params.yaml and return them typed; UserError on a bad one."""
+    # `models` first: it says which other top-level keys there must be.
+    model_names = _model_names(raw["models"]) if isinstance(raw, dict) and "models" in raw else []
+    for name in model_names:
+        if name not in raw:
+            raise UserError(
+                f"params.yaml: models lists {name}, but there is no {name} section; add one "
+                f"with the keys {', '.join(MODEL_FIELDS)} or take {name} out of models"
+            )
+    # A model section left out of `models` (set aside for now) is allowed, and still checked.
+    unlisted = (
+        [k for k, v in raw.items() if _is_unlisted_model(k, v, model_names)]
+        if isinstance(raw, dict)
+        else []
+    )
+    top = _section(TOP, raw, TOP_FIELDS + tuple(model_names) + tuple(unlisted))
+    for name in unlisted:
+        _model(name, top[name])
 
     data = _section("data", top["data"], ("sources", "limit"))
     sources = data["sources"]

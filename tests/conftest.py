@@ -1,0 +1,139 @@
+"""Shared fixtures: the real Fashion-MNIST fetched once, default params, and stage runners."""
+
+from __future__ import annotations
+
+import copy
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+import yaml
+
+from latentlab import fashion_mnist
+
+REPO = Path(__file__).resolve().parents[1]
+DATASET_DIR = Path("/usr/share/datasets/fashion-mnist")
+SMALL = 512  # images for the quick training tests
+
+
+def require_dataset() -> None:
+    """Skip the calling test when Debian's Fashion-MNIST is not installed."""
+    missing = [f.name for f in fashion_mnist.FILES if not (DATASET_DIR / f"{f.name}.gz").is_file()]
+    if missing:
+        pytest.skip(
+            f"Fashion-MNIST is not installed in {DATASET_DIR} (missing {', '.join(missing)}); "
+            f"install it with `apt-get install dataset-fashion-mnist`"
+        )
+
+
+@pytest.fixture(scope="session")
+def dataset_dir() -> Path:
+    """Debian's folder of the four .gz files (the test is skipped when it is missing)."""
+    require_dataset()
+    return DATASET_DIR
+
+
+@pytest.fixture(scope="session")
+def raw_root(tmp_path_factory: pytest.TempPathFactory, dataset_dir: Path) -> Path:
+    """A root where fashion_mnist.fetch put the four verified files: load_split(raw_root, ...)."""
+    root = tmp_path_factory.mktemp("fashion-mnist-root")
+    fashion_mnist.fetch([str(dataset_dir)], root)
+    return root
+
+
+@pytest.fixture(scope="session")
+def raw_bytes(raw_root: Path) -> dict[str, bytes]:
+    """The decompressed contents of the four files, by file name (read once per session)."""
+    folder = fashion_mnist.raw_dir(raw_root)
+    return {f.name: (folder / f.name).read_bytes() for f in fashion_mnist.FILES}
+
+
+@pytest.fixture(scope="session")
+def small_train(raw_root: Path) -> tuple[np.ndarray, np.ndarray]:
+    """The first SMALL training images (uint8 N x 28 x 28) and labels."""
+    return fashion_mnist.load_split(raw_root, "train", SMALL)
+
+
+@pytest.fixture(scope="session")
+def repo_params() -> dict[str, Any]:
+    """The repository's params.yaml as loaded by PyYAML (do not mutate: use default_params)."""
+    return yaml.safe_load((REPO / "params.yaml").read_text())
+
+
+@pytest.fixture
+def default_params(repo_params: dict[str, Any]) -> dict[str, Any]:
+    """A fresh, mutable copy of the repository's params."""
+    return copy.deepcopy(repo_params)
+
+
+def quick_params(base: dict[str, Any], **model_overrides: Any) -> dict[str, Any]:
+    """Params for a fast stage run: a small data limit, CPU, one seed, one epoch per model."""
+    p = copy.deepcopy(base)
+    p["data"]["limit"] = 256
+    p["device"] = "cpu"
+    p["seeds"] = [1]
+    for name in p["models"]:
+        p[name].update(epochs=1, batch_size=64)
+        p[name].update(model_overrides)
+    return p
+
+
+@pytest.fixture
+def stage_dir(tmp_path: Path, raw_root: Path, repo_params: dict[str, Any]) -> Path:
+    """A scratch repository: copies of latentlab/ and stages/, quick params, the data linked in.
+
+    Write another params.yaml into it to change the params; remove data/ to simulate a train
+    stage run before the download stage.
+    """
+    ignore = shutil.ignore_patterns("__pycache__")
+    shutil.copytree(REPO / "latentlab", tmp_path / "latentlab", ignore=ignore)
+    shutil.copytree(REPO / "stages", tmp_path / "stages", ignore=ignore)
+    write_params(tmp_path, quick_params(repo_params))
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "raw").symlink_to(raw_root, target_is_directory=True)
+    return tmp_path
+
+
+def write_params(folder: Path, params: dict[str, Any]) -> None:
+    """Write params as folder/params.yaml."""
+    (folder / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+
+
+@pytest.fixture
+def one_torch_thread() -> Iterator[None]:
+    """Run torch on one thread: on small shared machines, thread hand-offs cost more than the
+    tiny matrix products of these tests. Opt in per module with pytest.mark.usefixtures."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.fixture
+def run_stage() -> Callable[..., subprocess.CompletedProcess[str]]:
+    """Run `python -m stages.<name> args...` in a folder, as DVC would, without PYTHONPATH.
+
+    The stage runs torch on one thread (OMP_NUM_THREADS=1), which is faster for small data.
+    """
+
+    def run(folder: Path, name: str, *args: str) -> subprocess.CompletedProcess[str]:
+        env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+        env["OMP_NUM_THREADS"] = "1"
+        return subprocess.run(
+            [sys.executable, "-m", f"stages.{name}", *args],
+            cwd=folder,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+
+    return run
