@@ -23,7 +23,7 @@ def code_extent(codes: np.ndarray) -> dict[str, list[float]]:
 
 
 def _vote(neighbour_labels: torch.Tensor, n_classes: int) -> torch.Tensor:
-    """Majority class of each row of labels (sorted nearest first); a tie goes to the nearest tied class."""
+    """Majority class of each row of labels, nearest first; a tie goes to the nearest tied class."""
     counts = torch.zeros(neighbour_labels.shape[0], n_classes, dtype=torch.int64)
     counts.scatter_add_(1, neighbour_labels, torch.ones_like(neighbour_labels))
     tied = counts == counts.max(dim=1, keepdim=True).values
@@ -88,14 +88,14 @@ def tile_class_summary(probs: np.ndarray, min_tiles: int = 5) -> dict:
 
 
 def blank_fraction(tiles: np.ndarray, std_threshold: float) -> float:
-    """Fraction of tiles (T x 28 x 28 or T x 784) whose pixel standard deviation is below the threshold."""
+    """Fraction of tiles (T x 28 x 28 or T x 784) whose pixel std is below the threshold."""
     tiles = np.asarray(tiles, dtype=np.float64)
     flat = tiles.reshape(tiles.shape[0], -1)
     return float(np.mean(flat.std(axis=1) < std_threshold))
 
 
 def smoothness(tiles: np.ndarray) -> dict[str, float]:
-    """Mean and 95th percentile of the RMS pixel difference between each tile and its right and lower neighbours."""
+    """Mean and 95th percentile of the RMS difference of each tile from its right and lower tile."""
     tiles = np.asarray(tiles, dtype=np.float64)
     grid = tiles.reshape(tiles.shape[0], tiles.shape[1], -1)
     right = np.sqrt(np.mean((grid[:, 1:] - grid[:, :-1]) ** 2, axis=-1))

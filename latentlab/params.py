@@ -42,10 +42,18 @@ class JudgeParams:
 
 @dataclass(frozen=True)
 class EvaluateParams:
-    """How the latent spaces and maps are measured."""
+    """How the latent spaces are measured on the test set."""
 
     iw_samples: int
     knn_k: int
+
+
+@dataclass(frozen=True)
+class MapParams:
+    """The latent map: its grid, and the thresholds of the measures taken on its tiles."""
+
+    grid: int
+    range: float
     blank_std: float
     min_tiles: int
 
@@ -59,8 +67,7 @@ class Params:
     device: str
     seeds: list[int]
     models: dict[str, ModelParams]
-    map_grid: int
-    map_range: float
+    latent_map: MapParams
     judge: JudgeParams
     evaluate: EvaluateParams
     figure_dpi: int
@@ -204,11 +211,11 @@ def validate(raw: Any) -> Params:
     if len(set(seeds)) != len(seeds):
         raise _fail("seeds", seeds, "a list of positive integers without repeats")
 
-    latent_map = _section("latent_map", top["latent_map"], ("grid", "range"))
-    judge = _section("judge", top["judge"], ("channels", "epochs", "batch_size", "lr", "seed"))
-    evaluate = _section(
-        "evaluate", top["evaluate"], ("iw_samples", "knn_k", "blank_std", "min_tiles")
+    latent_map = _section(
+        "latent_map", top["latent_map"], ("grid", "range", "blank_std", "min_tiles")
     )
+    judge = _section("judge", top["judge"], ("channels", "epochs", "batch_size", "lr", "seed"))
+    evaluate = _section("evaluate", top["evaluate"], ("iw_samples", "knn_k"))
     report = _section("report", top["report"], ("figure_dpi",))
     return Params(
         sources=sources,
@@ -216,8 +223,12 @@ def validate(raw: Any) -> Params:
         device=top["device"],
         seeds=seeds,
         models={name: _model(name, top[name]) for name in model_names},
-        map_grid=_int("latent_map.grid", latent_map["grid"], 2),
-        map_range=_positive_float("latent_map.range", latent_map["range"]),
+        latent_map=MapParams(
+            grid=_int("latent_map.grid", latent_map["grid"], 2),
+            range=_positive_float("latent_map.range", latent_map["range"]),
+            blank_std=_positive_float("latent_map.blank_std", latent_map["blank_std"]),
+            min_tiles=_int("latent_map.min_tiles", latent_map["min_tiles"], 1),
+        ),
         judge=JudgeParams(
             channels=_int("judge.channels", judge["channels"], 1),
             epochs=_int("judge.epochs", judge["epochs"], 1),
@@ -228,8 +239,6 @@ def validate(raw: Any) -> Params:
         evaluate=EvaluateParams(
             iw_samples=_int("evaluate.iw_samples", evaluate["iw_samples"], 1),
             knn_k=_int("evaluate.knn_k", evaluate["knn_k"], 1),
-            blank_std=_positive_float("evaluate.blank_std", evaluate["blank_std"]),
-            min_tiles=_int("evaluate.min_tiles", evaluate["min_tiles"], 1),
         ),
         figure_dpi=_int("report.figure_dpi", report["figure_dpi"], 1),
     )

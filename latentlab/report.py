@@ -97,7 +97,8 @@ def params_table(models: list[ModelParams], p: Params) -> str:
     ]
     body = table(["model", "kind", "latent_dim", "hidden", "epochs", "batch_size", "lr"], rows)
     data = "all" if p.limit == 0 else f"the first {p.limit}"
+    lm = p.latent_map
     return (
         f"{body}\n\nSeeds {p.seeds}; {data} images of each split; device `{p.device}`; "
-        f"map {p.map_grid} x {p.map_grid} over [-{p.map_range:g}, {p.map_range:g}]^2."
+        f"map {lm.grid} x {lm.grid} over [-{lm.range:g}, {lm.range:g}]^2."
     )

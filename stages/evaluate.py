@@ -1,4 +1,4 @@
-"""Stage `evaluate@<model>-<seed>`: measure one trained model's latent space and its latent map."""
+"""Stage `evaluate@<model>-<seed>`: measure a trained model on the test set; save its codes."""
 
 import argparse
 import logging
@@ -6,14 +6,13 @@ import logging
 import torch
 
 from latentlab import measures, params
-from latentlab.artifacts import load_arrays, save_arrays, write_json
+from latentlab.artifacts import save_arrays, write_json
 from latentlab.checkpoints import load_weights
 from latentlab.errors import stage_entry
 from latentlab.evaluation import encode_means, iw_log_likelihood, reconstruction_bce, vae_elbo_terms
-from latentlab.fashion_mnist import CLASSES, load_split
-from latentlab.judge import Judge, predict_proba
+from latentlab.fashion_mnist import load_split
 from latentlab.models import VariationalAutoEncoder, build_model
-from latentlab.paths import DATA_ROOT, JUDGE, run_dir
+from latentlab.paths import DATA_ROOT, run_dir
 from latentlab.training import as_pixels, resolve_device
 
 log = logging.getLogger("evaluate")
@@ -60,31 +59,11 @@ def main() -> None:
         )
 
     extent = measures.code_extent(test_codes)
+    knn = measures.knn_accuracy(train_codes, train_labels, test_codes, test_labels, k=e.knn_k)
     metrics.update(
         {
-            "knn_accuracy": measures.knn_accuracy(
-                train_codes, train_labels, test_codes, test_labels, k=e.knn_k
-            ),
-            "codes_in_square": measures.in_square_fraction(test_codes, p.map_range),
+            "knn_accuracy": knn,
             **{f"code_{q}_z{d + 1}": v for q in ("p1", "p99") for d, v in enumerate(extent[q])},
-        }
-    )
-
-    (tiles,) = load_arrays(out / "map.npz", "tiles")
-    judge = load_weights(Judge(p.judge.channels), JUDGE / "model.pt")
-    tile_summary = measures.tile_class_summary(
-        predict_proba(judge, tiles.reshape(-1, 28, 28)), min_tiles=e.min_tiles
-    )
-    smooth = measures.smoothness(tiles)
-    metrics.update(
-        {
-            "map_classes_present": tile_summary["classes_present"],
-            "map_mean_top_prob": tile_summary["mean_top_prob"],
-            "map_inception_score": tile_summary["inception_score"],
-            "map_blank_fraction": measures.blank_fraction(tiles, e.blank_std),
-            "map_smoothness_mean": smooth["mean"],
-            "map_smoothness_p95": smooth["p95"],
-            "map_tiles_per_class": dict(zip(CLASSES, tile_summary["histogram"], strict=True)),
         }
     )
     save_arrays(out / "codes.npz", codes=test_codes, labels=test_labels)

@@ -1,38 +1,59 @@
-"""Stage `render@<model>-<seed>`: decode the latent grid into tiles and the latent-map PNG."""
+"""Stage `render@<model>-<seed>`: decode the latent grid into the map, and measure the map."""
 
 import argparse
 
 from PIL import Image
 
-from latentlab import params
-from latentlab.artifacts import atomic_path, save_arrays
+from latentlab import measures, params
+from latentlab.artifacts import atomic_path, load_arrays, save_arrays, write_json
 from latentlab.checkpoints import load_weights
 from latentlab.errors import stage_entry
+from latentlab.fashion_mnist import CLASSES, IMAGE_SIDE
+from latentlab.judge import Judge, predict_proba
 from latentlab.latent_grid import decode_grid, grid_codes, mosaic, to_uint8
 from latentlab.models import build_model
-from latentlab.paths import run_dir
+from latentlab.paths import JUDGE, run_dir
 
 
 @stage_entry
 def main() -> None:
-    """Render the map of the model and seed named on the command line."""
+    """Render and measure the map of the model and seed named on the command line."""
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("model")
     parser.add_argument("seed", type=int)
     args = parser.parse_args()
     p = params.load()
-    mp = p.model(args.model)
+    mp, lm = p.model(args.model), p.latent_map
     out = run_dir(mp.name, args.seed)
     model = load_weights(build_model(mp.kind, mp.latent_dim, mp.hidden), out / "model.pt")
 
-    codes = grid_codes(p.map_grid, p.map_range)
+    codes = grid_codes(lm.grid, lm.range)
     tiles = decode_grid(model, codes)
     save_arrays(out / "map.npz", z=codes, tiles=tiles)
     with atomic_path(out / "map.png") as tmp:
         Image.fromarray(to_uint8(mosaic(tiles)), mode="L").save(tmp, format="PNG")
+
+    judge = load_weights(Judge(p.judge.channels), JUDGE / "model.pt")
+    probs = predict_proba(judge, tiles.reshape(-1, IMAGE_SIDE, IMAGE_SIDE))
+    tile_summary = measures.tile_class_summary(probs, min_tiles=lm.min_tiles)
+    smooth = measures.smoothness(tiles)
+    (test_codes,) = load_arrays(out / "codes.npz", "codes")
+    write_json(
+        out / "map.json",
+        {
+            "codes_in_square": measures.in_square_fraction(test_codes, lm.range),
+            "map_classes_present": tile_summary["classes_present"],
+            "map_mean_top_prob": tile_summary["mean_top_prob"],
+            "map_inception_score": tile_summary["inception_score"],
+            "map_blank_fraction": measures.blank_fraction(tiles, lm.blank_std),
+            "map_smoothness_mean": smooth["mean"],
+            "map_smoothness_p95": smooth["p95"],
+            "map_tiles_per_class": dict(zip(CLASSES, tile_summary["histogram"], strict=True)),
+        },
+    )
     print(
-        f"{mp.name} seed {args.seed}: {p.map_grid}x{p.map_grid} map over "
-        f"[-{p.map_range:g}, {p.map_range:g}]^2 -> {out / 'map.png'}"
+        f"{mp.name} seed {args.seed}: {lm.grid}x{lm.grid} map over [-{lm.range:g}, "
+        f"{lm.range:g}]^2 -> {out / 'map.png'}; {tile_summary['classes_present']} classes"
     )
 
 

@@ -11,6 +11,8 @@ from latentlab.latent_grid import mosaic
 from latentlab.paths import FIGURES, JUDGE, REPORTS, run_dir
 from latentlab.report import claims_table, findings, metrics_table, params_table
 
+METRIC_FILES = ("train.json", "eval.json", "map.json")
+
 
 @stage_entry
 def main() -> None:
@@ -20,10 +22,8 @@ def main() -> None:
     models = list(p.models.values())
     metrics = {
         m.name: {
-            s: {
-                **read_json(run_dir(m.name, s) / "train.json"),
-                **read_json(run_dir(m.name, s) / "eval.json"),
-            }
+            # Each run's metrics: from training, from the test set, and from its map.
+            s: {k: v for f in METRIC_FILES for k, v in read_json(run_dir(m.name, s) / f).items()}
             for s in p.seeds
         }
         for m in models
@@ -104,8 +104,8 @@ def main() -> None:
         metrics_table(summaries),
         "",
         f"Map tiles are classified by the judge CNN (test accuracy {judge_accuracy:.4f}); a tile "
-        f"is blank when its pixel standard deviation is below {p.evaluate.blank_std:g}, and a "
-        f"class is present when it owns at least {p.evaluate.min_tiles} tiles.",
+        f"is blank when its pixel standard deviation is below {p.latent_map.blank_std:g}, and a "
+        f"class is present when it owns at least {p.latent_map.min_tiles} tiles.",
         "",
         "![tiles per class](figures/tile_classes.png)",
         "",

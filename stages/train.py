@@ -45,7 +45,8 @@ def main() -> None:
     out = run_dir(mp.name, args.seed)
     save_weights(model, out / "model.pt")
     write_csv(out / "train_curve.csv", history)
-    write_json(out / "train.json", {f"train_{k}": v for k, v in history[-1].items()})
+    final = history[-1]
+    write_json(out / "train.json", {f"train_{k}": v for k, v in final.items() if k != "epoch"})
 
 
 if __name__ == "__main__":

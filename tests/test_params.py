@@ -141,10 +141,10 @@ BAD = [
     ("evaluate.iw_samples", 0, ["evaluate.iw_samples", "positive integer"]),
     ("evaluate.knn_k", 0, ["evaluate.knn_k", "positive integer"]),
     ("evaluate.knn_k", 2.5, ["evaluate.knn_k", "positive integer"]),
-    ("evaluate.blank_std", 0, ["evaluate.blank_std", "positive number"]),
-    ("evaluate.blank_std", -0.05, ["evaluate.blank_std", "positive number"]),
-    ("evaluate.min_tiles", 0, ["evaluate.min_tiles", "positive integer"]),
-    ("evaluate.min_tiles", DELETE, ["evaluate.min_tiles", "missing"]),
+    ("latent_map.blank_std", 0, ["latent_map.blank_std", "positive number"]),
+    ("latent_map.blank_std", -0.05, ["latent_map.blank_std", "positive number"]),
+    ("latent_map.min_tiles", 0, ["latent_map.min_tiles", "positive integer"]),
+    ("latent_map.min_tiles", DELETE, ["latent_map.min_tiles", "missing"]),
     ("report.figure_dpi", 0, ["report.figure_dpi", "positive integer"]),
     ("report.figure_dpi", "110", ["report.figure_dpi", "positive integer"]),
     ("report.style", "dark", ["report.style", "not a known key", "figure_dpi"]),
@@ -192,7 +192,7 @@ GOOD = [
     ("latent_map.range", 4),
     ("judge.seed", 1),
     ("evaluate.iw_samples", 1),
-    ("evaluate.blank_std", 1e-9),
+    ("latent_map.blank_std", 1e-9),
     ("report.figure_dpi", 1),
 ]
 
@@ -205,7 +205,7 @@ def test_boundary_value_is_accepted(default_params, key, value):
         got = getattr(p.models["vae"], field)
         assert got == (float(value) if field == "lr" else value)
     elif key == "latent_map.grid":
-        assert p.map_grid == value
+        assert p.latent_map.grid == value
     elif key == "seeds":
         assert p.seeds == value
     elif key == "models":
@@ -219,7 +219,7 @@ def test_shipped_params_are_valid_and_typed(repo_params):
         assert m.name == name
         assert m.latent_dim == 2
         assert isinstance(m.lr, float) and m.lr > 0
-    assert p.map_grid >= 2 and p.map_range > 0
+    assert p.latent_map.grid >= 2 and p.latent_map.range > 0
 
 
 @pytest.mark.parametrize("model", ["ae", "ae_wide"])

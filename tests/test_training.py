@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 import sys
 
@@ -201,8 +202,17 @@ def test_train_and_render_stages_write_their_outputs(stage_dir, monkeypatch):
     assert sorted(p.name for p in out.iterdir()) == ["model.pt", "train.json", "train_curve.csv"]
     model = checkpoints.load_weights(build_model("ae", 2, []), out / "model.pt")
 
+    # The render stage also measures the map: it reads the judge and the evaluate stage's codes.
+    from latentlab import params
+    from latentlab.artifacts import save_arrays
+    from latentlab.judge import Judge
+
+    checkpoints.save_weights(Judge(params.load().judge.channels), stage_dir / "runs/judge/model.pt")
+    codes = np.array([[0.0, 0.0], [3.9, -3.9], [4.5, 0.0], [0.0, -9.0]], dtype=np.float32)
+    save_arrays(out / "codes.npz", codes=codes, labels=np.zeros(4, dtype=np.int64))
     monkeypatch.setattr(sys, "argv", ["render", "ae", "1"])
     render_stage.main()
+    assert json.loads((out / "map.json").read_text())["codes_in_square"] == 0.5
     z, tiles = load_arrays(out / "map.npz", "z", "tiles")
     assert z.shape == (21, 21, 2) and tiles.shape == (21, 21, 28, 28)
     np.testing.assert_array_equal(z[0, 0], [-4, 4])
