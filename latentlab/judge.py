@@ -88,7 +88,7 @@ def train_judge(
         total = torch.zeros((), device=device)
         seen = 0
         starts = range(0, x.shape[0], batch_size)
-        batches = tqdm(starts, desc=f"judge epoch {epoch}/{epochs}", disable=not progress)
+        batches = tqdm(starts, desc=f"judge epoch {epoch}/{epochs}", disable=None if progress else True)
         for step, start in enumerate(batches):
             index = order[start : start + batch_size]
             loss = F.cross_entropy(model(x[index]), y[index])

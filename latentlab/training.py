@@ -157,7 +157,8 @@ def train(
             range(n_batches),
             desc=f"{name} epoch {epoch}/{epochs}",
             unit="batch",
-            disable=not progress,
+            # None: a bar on a terminal only, so that logs and CI output stay readable.
+            disable=None if progress else True,
             leave=False,
         )
         for b in bar:
