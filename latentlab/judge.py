@@ -88,7 +88,8 @@ def train_judge(
         total = torch.zeros((), device=device)
         seen = 0
         starts = range(0, x.shape[0], batch_size)
-        batches = tqdm(starts, desc=f"judge epoch {epoch}/{epochs}", disable=None if progress else True)
+        bar_off = None if progress else True  # None: a bar on a terminal only
+        batches = tqdm(starts, desc=f"judge epoch {epoch}/{epochs}", disable=bar_off)
         for step, start in enumerate(batches):
             index = order[start : start + batch_size]
             loss = F.cross_entropy(model(x[index]), y[index])
