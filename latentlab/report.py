@@ -67,7 +67,8 @@ def findings(verdicts_by_ae: dict[str, list[Verdict]], vae: str) -> list[str]:
         parts = []
         for ae, verdicts in verdicts_by_ae.items():
             v = verdicts[i]
-            direction = "higher" if v.vae.mean > v.ae.mean else "lower"
+            diff = v.vae.mean - v.ae.mean
+            direction = "higher" if diff > 0 else "lower" if diff < 0 else "the same"
             parts.append(
                 f"against `{ae}` {v.verdict} ({vae} {v.vae} vs {v.ae}, {direction} for {vae}; "
                 f"holds in {sum(v.holds)} of {len(v.holds)} seeds)"
