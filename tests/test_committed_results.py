@@ -32,7 +32,7 @@ def test_every_model_and_seed_has_metrics_and_the_report_exists() -> None:
     for model in params["models"]:
         assert summary[model]["test_bce"]["mean"] > 0
         for seed in params["seeds"]:
-            metrics = json.loads((REPO / f"runs/{model}/seed{seed}/eval.json").read_text())
+            metrics = json.loads((REPO / f"runs/{model}/seed{seed}/map.json").read_text())
             assert 0 <= metrics["codes_in_square"] <= 1
     report = (REPO / "reports/report.md").read_text()
     assert "| claim |" in report and "figures/latent_maps.png" in report
