@@ -1,0 +1,1 @@
+"""Speed benchmarks of the pipeline; `python -m benchmarks.bench` (or `make bench`) runs them."""
