@@ -1,11 +1,10 @@
 """Stage `evaluate@<model>-<seed>`: measure a trained model on the test set; save its codes."""
 
-import argparse
 import logging
 
 import torch
 
-from latentlab import measures, params
+from latentlab import measures
 from latentlab.artifacts import save_arrays, write_json
 from latentlab.checkpoints import load_weights
 from latentlab.errors import stage_entry
@@ -14,6 +13,7 @@ from latentlab.fashion_mnist import load_split
 from latentlab.models import VariationalAutoEncoder, build_model
 from latentlab.paths import DATA_ROOT, run_dir
 from latentlab.training import as_pixels, resolve_device
+from stages import run_args
 
 log = logging.getLogger("evaluate")
 
@@ -21,13 +21,9 @@ log = logging.getLogger("evaluate")
 @stage_entry
 def main() -> None:
     """Evaluate the model and seed named on the command line."""
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("model")
-    parser.add_argument("seed", type=int)
-    args = parser.parse_args()
-    p = params.load()
-    mp, e = p.model(args.model), p.evaluate
-    out = run_dir(mp.name, args.seed)
+    p, mp, seed = run_args(__doc__)
+    e = p.evaluate
+    out = run_dir(mp.name, seed)
     device = resolve_device(p.device)
     model = load_weights(build_model(mp.kind, mp.latent_dim, mp.hidden), out / "model.pt")
     model.to(device)
@@ -38,14 +34,14 @@ def main() -> None:
     log.info(
         "%s seed %d: encoding and reconstructing %d test images",
         mp.name,
-        args.seed,
+        seed,
         len(test_images),
     )
     test_codes = encode_means(model, test_pixels).cpu().numpy()
     train_codes = encode_means(model, as_pixels(train_images, device)).cpu().numpy()
     metrics: dict = {"test_bce": reconstruction_bce(model, test_pixels)}
     if isinstance(model, VariationalAutoEncoder):
-        generator = torch.Generator(device=device).manual_seed(args.seed)
+        generator = torch.Generator(device=device).manual_seed(seed)
         terms = vae_elbo_terms(model, test_pixels, generator)
         log.info("%s: importance-weighted log-likelihood with %d samples", mp.name, e.iw_samples)
         metrics.update(
@@ -71,7 +67,7 @@ def main() -> None:
     log.info(
         "%s seed %d: %s",
         mp.name,
-        args.seed,
+        seed,
         ", ".join(f"{k} {v:.4g}" for k, v in metrics.items() if isinstance(v, float)),
     )
 

@@ -1,10 +1,9 @@
 """Stage `render@<model>-<seed>`: decode the latent grid into the map, and measure the map."""
 
-import argparse
 
 from PIL import Image
 
-from latentlab import measures, params
+from latentlab import measures
 from latentlab.artifacts import atomic_path, load_arrays, save_arrays, write_json
 from latentlab.checkpoints import load_weights
 from latentlab.errors import stage_entry
@@ -13,18 +12,15 @@ from latentlab.judge import Judge, predict_proba
 from latentlab.latent_grid import decode_grid, grid_codes, mosaic, to_uint8
 from latentlab.models import build_model
 from latentlab.paths import JUDGE, run_dir
+from stages import run_args
 
 
 @stage_entry
 def main() -> None:
     """Render and measure the map of the model and seed named on the command line."""
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("model")
-    parser.add_argument("seed", type=int)
-    args = parser.parse_args()
-    p = params.load()
-    mp, lm = p.model(args.model), p.latent_map
-    out = run_dir(mp.name, args.seed)
+    p, mp, seed = run_args(__doc__)
+    lm = p.latent_map
+    out = run_dir(mp.name, seed)
     model = load_weights(build_model(mp.kind, mp.latent_dim, mp.hidden), out / "model.pt")
 
     codes = grid_codes(lm.grid, lm.range)
@@ -52,7 +48,7 @@ def main() -> None:
         },
     )
     print(
-        f"{mp.name} seed {args.seed}: {lm.grid}x{lm.grid} map over [-{lm.range:g}, "
+        f"{mp.name} seed {seed}: {lm.grid}x{lm.grid} map over [-{lm.range:g}, "
         f"{lm.range:g}]^2 -> {out / 'map.png'}; {tile_summary['classes_present']} classes"
     )
 
