@@ -23,7 +23,7 @@ _ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)
 # mkstemp makes its file private (0600); the renamed file gets what open() would have given it.
 _UMASK = os.umask(0o022)
 os.umask(_UMASK)
-_FILE_MODE = 0o666 & ~_UMASK
+NEW_FILE_MODE = 0o666 & ~_UMASK
 
 
 @contextlib.contextmanager
@@ -37,7 +37,7 @@ def atomic_path(path: Path) -> Iterator[Path]:
     fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     os.close(fd)
     tmp = Path(tmp_name)
-    os.chmod(tmp, _FILE_MODE)
+    os.chmod(tmp, NEW_FILE_MODE)
     try:
         yield tmp
         os.replace(tmp, path)

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
+from latentlab.artifacts import NEW_FILE_MODE
 from latentlab.errors import UserError
 
 log = logging.getLogger(__name__)
@@ -32,9 +33,6 @@ CLASSES = (
     "Ankle boot",
 )
 IMAGE_SIDE = 28
-_UMASK = os.umask(0o022)
-os.umask(_UMASK)
-_FILE_MODE = 0o666 & ~_UMASK  # what open() would give a new file
 TORCHVISION_SOURCE = "torchvision"
 
 
@@ -91,7 +89,7 @@ def _decompress_verified(candidates: list[Path], expected: RawFile, dest: Path) 
             except (OSError, EOFError, zlib.error) as err:  # zlib.error: corrupt deflate data
                 log.warning("%s is unreadable (%s); skipping it", src, err)
         if file_matches(tmp_path, expected):
-            os.chmod(tmp_path, _FILE_MODE)  # the temporary file was made private (0600)
+            os.chmod(tmp_path, NEW_FILE_MODE)  # the temporary file was made private (0600)
             tmp_path.replace(dest)
             return True
         log.warning(
