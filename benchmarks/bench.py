@@ -26,6 +26,7 @@ import platform
 import re
 import resource
 import shutil
+import signal
 import statistics
 import subprocess
 import sys
@@ -420,24 +421,30 @@ def dvc_repro(cwd: Path, max_wait: float = 0.0) -> Repro:
 
 def _dvc_repro(cwd: Path) -> Repro:
     start = time.perf_counter()
+    # Its own process group, so that an interrupted benchmark can stop DVC and its stage too.
     process = subprocess.Popen(
         [sys.executable, "-m", "dvc", "repro"], cwd=cwd, env=dvc_env(), text=True,
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True,
     )
     assert process.stdout is not None
     stages: list[Stage] = []
     lines = []
-    for line in process.stdout:
-        now = time.perf_counter()
-        lines.append(line)
-        running = re.match(r"Running stage '([^']+)'", line)
-        if running:
-            if stages:
-                stages[-1].seconds = now - stages[-1].seconds
-            stages.append(Stage(running.group(1), seconds=now))
-        elif line.startswith("> ") and stages and not stages[-1].command:
-            stages[-1].command = line[2:].strip()
-    code = process.wait()
+    try:
+        for line in process.stdout:
+            now = time.perf_counter()
+            lines.append(line)
+            running = re.match(r"Running stage '([^']+)'", line)
+            if running:
+                if stages:
+                    stages[-1].seconds = now - stages[-1].seconds
+                stages.append(Stage(running.group(1), seconds=now))
+            elif line.startswith("> ") and stages and not stages[-1].command:
+                stages[-1].command = line[2:].strip()
+        code = process.wait()
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGTERM)
+            process.wait()
     seconds = time.perf_counter() - start
     if stages:
         stages[-1].seconds = start + seconds - stages[-1].seconds
@@ -639,6 +646,8 @@ def main() -> None:
     parser.add_argument("--max-wait", type=float, default=20.0,
                         help="seconds to wait for a quiet machine before each measure")
     args = parser.parse_args()
+    # A SIGTERM then unwinds like Ctrl-C: DVC is stopped and the temporary copy removed.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     os.chdir(REPO)  # params.yaml and the stages are read from here
     info = machine()
     print("machine: " + ", ".join(f"{k} {v}" for k, v in info.items()), flush=True)
