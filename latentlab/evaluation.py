@@ -5,40 +5,31 @@ from __future__ import annotations
 import math
 
 import torch
-import torch.nn.functional as F
 
-from latentlab.losses import kl_to_standard_normal
+from latentlab.losses import bce_per_image, kl_to_standard_normal
 from latentlab.models import LatentModel, VariationalAutoEncoder
 
 _LOG_2PI = math.log(2 * math.pi)
 IW_SLICE = 10  # images decoded at once by iw_log_likelihood: 100 samples x 10 x 784 is 3 MB
 
 
-def _batches(pixels: torch.Tensor, size: int) -> list[torch.Tensor]:
-    return list(pixels.split(size))
-
-
 @torch.no_grad()
 def encode_means(model: LatentModel, pixels: torch.Tensor, batch_size: int = 2000) -> torch.Tensor:
     """The code of each image: the AE's point code, the VAE's posterior mean."""
     codes = []
-    for x in _batches(pixels, batch_size):
+    for x in pixels.split(batch_size):
         out = model.encode(x)
         codes.append(out[0] if isinstance(out, tuple) else out)
     return torch.cat(codes)
-
-
-def _bce_per_image(logits: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
-    return F.binary_cross_entropy_with_logits(logits, x, reduction="none").sum(-1)
 
 
 @torch.no_grad()
 def reconstruction_bce(model: LatentModel, pixels: torch.Tensor, batch_size: int = 2000) -> float:
     """Mean per-image BCE of decoding each image's (mean) code: the same measure for AE and VAE."""
     total = 0.0
-    for x in _batches(pixels, batch_size):
+    for x in pixels.split(batch_size):
         codes = encode_means(model, x, batch_size)
-        total += _bce_per_image(model.decode_logits(codes), x).sum().item()
+        total += bce_per_image(model.decode_logits(codes), x).sum().item()
     return total / len(pixels)
 
 
@@ -51,9 +42,9 @@ def vae_elbo_terms(
 ) -> dict[str, float]:
     """Per-image -ELBO on the test set, with its expected-BCE (one sample) and KL terms."""
     bce = kl = 0.0
-    for x in _batches(pixels, batch_size):
+    for x in pixels.split(batch_size):
         logits, mu, logvar = model(x, generator)
-        bce += _bce_per_image(logits, x).sum().item()
+        bce += bce_per_image(logits, x).sum().item()
         kl += kl_to_standard_normal(mu, logvar).item() * len(x)
     n = len(pixels)
     return {"neg_elbo": (bce + kl) / n, "elbo_bce": bce / n, "kl": kl / n}
@@ -73,7 +64,7 @@ def iw_log_likelihood(
     Importance Weighted Autoencoders, eq. 8); it tightens towards log p(x) as k grows.
     """
     total = 0.0
-    for x in _batches(pixels, batch_size):
+    for x in pixels.split(batch_size):
         mu, logvar = model.encode(x)
         std = torch.exp(0.5 * logvar)
         eps = torch.randn((samples, *mu.shape), generator=generator, device=mu.device)
@@ -84,7 +75,7 @@ def iw_log_likelihood(
         step = IW_SLICE if x.device.type == "cpu" else len(x)
         log_px_z = torch.cat(
             [
-                -_bce_per_image(model.decode_logits(zs), xs.expand(samples, *xs.shape))
+                -bce_per_image(model.decode_logits(zs), xs)
                 for zs, xs in zip(z.split(step, dim=1), x.split(step), strict=True)
             ],
             dim=1,

@@ -157,6 +157,22 @@ def test_reconstruction_bce_is_stable_for_extreme_logits():
     assert losses.reconstruction_bce(-logits, x).item() == pytest.approx(200.0, rel=1e-6)
 
 
+def test_bce_matches_torch_in_value_and_gradient():
+    """Our exp/log BCE and its hand-written gradient agree with torch's, from tiny to huge logits."""
+    g = torch.Generator().manual_seed(0)
+    logits = torch.cat([torch.randn(64, 784, generator=g) * 4, torch.linspace(-90, 90, 784)[None]])
+    x = torch.rand(logits.shape, generator=g)
+    x[-1] = (torch.arange(784) % 2).float()  # the extremes against 0 and 1 targets
+    reference = F.binary_cross_entropy_with_logits(logits.double(), x.double(), reduction="none")
+    torch.testing.assert_close(
+        losses.bce_per_image(logits, x).double(), reference.sum(-1), rtol=1e-6, atol=1e-4
+    )
+    ours, theirs = logits.clone().requires_grad_(), logits.clone().requires_grad_()
+    losses.reconstruction_bce(ours, x).backward()
+    (F.binary_cross_entropy_with_logits(theirs, x, reduction="sum") / len(x)).backward()
+    torch.testing.assert_close(ours.grad, theirs.grad, rtol=0, atol=1e-9)
+
+
 def test_kl_by_hand():
     # row 1: mu = (1, 0), sigma^2 = (1, 2) -> 1/2 [(1 + 1 - 1 - 0) + (2 + 0 - 1 - ln 2)]
     # row 2: the prior itself -> 0; the mean over the two rows is half of row 1
