@@ -9,6 +9,7 @@ from torch.nn import functional as F
 from tqdm import tqdm
 
 from latentlab.fashion_mnist import IMAGE_SIDE
+from latentlab.training import keep_freed_memory, make_optimizer
 
 N_CLASSES = 10
 DROPOUT = 0.3  # steadies the test accuracy from one epoch to the next at a constant lr
@@ -75,9 +76,10 @@ def train_judge(
     progress: bool = True,
 ) -> tuple[Judge, list[dict]]:
     """Train a Judge with Adam and cross-entropy; the same seed gives the same weights."""
+    keep_freed_memory()
     torch.manual_seed(seed)
     model = Judge(channels).to(device)
-    optimizer = torch.optim.Adam(model.parameters(), lr=lr)
+    optimizer = make_optimizer(model, lr, torch.device(device))
     x = as_image_tensor(images, device)
     y = torch.as_tensor(np.asarray(labels, dtype=np.int64), device=device)
     generator = torch.Generator().manual_seed(seed)

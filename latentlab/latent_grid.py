@@ -1,12 +1,12 @@
-"""The latent map: the grid of codes, decoding it, and drawing the tiles into one mosaic."""
+"""The latent map: the grid of codes and the mosaic of its decoded tiles.
+
+Numpy only, so that the report draws maps without importing torch; the tiles themselves come
+from LatentModel.decode_grid.
+"""
 
 from __future__ import annotations
 
 import numpy as np
-import torch
-
-from latentlab.fashion_mnist import IMAGE_SIDE
-from latentlab.models import LatentModel
 
 
 def grid_codes(grid: int, half_width: float) -> np.ndarray:
@@ -17,16 +17,6 @@ def grid_codes(grid: int, half_width: float) -> np.ndarray:
     steps = np.linspace(-half_width, half_width, grid, dtype=np.float64)
     z1, z2 = np.meshgrid(steps, steps[::-1])
     return np.stack([z1, z2], axis=-1).astype(np.float32)
-
-
-@torch.no_grad()
-def decode_grid(model: LatentModel, codes: np.ndarray) -> np.ndarray:
-    """Decoded tiles, rows x cols x 28 x 28 in [0, 1], for a rows x cols x 2 grid of codes."""
-    rows, cols, dim = codes.shape
-    device = next(model.parameters()).device
-    z = torch.from_numpy(codes.reshape(-1, dim)).to(device)
-    images = model.decode(z).cpu().numpy()
-    return images.reshape(rows, cols, IMAGE_SIDE, IMAGE_SIDE)
 
 
 def mosaic(tiles: np.ndarray) -> np.ndarray:

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import itertools
 
+import numpy as np
 import torch
 from torch import nn
 
+from latentlab.fashion_mnist import IMAGE_SIDE
 from latentlab.losses import kl_to_standard_normal, reconstruction_bce
 
 PIXELS = 28 * 28
@@ -39,6 +41,14 @@ class LatentModel(nn.Module):
     def decode(self, z: torch.Tensor) -> torch.Tensor:
         """Images in [0, 1], flattened to 784, for codes z."""
         return torch.sigmoid(self.decoder(z))
+
+    @torch.no_grad()
+    def decode_grid(self, codes: np.ndarray) -> np.ndarray:
+        """Decoded tiles, rows x cols x 28 x 28 in [0, 1], for a rows x cols x 2 grid of codes."""
+        rows, cols, dim = codes.shape
+        device = next(self.parameters()).device
+        images = self.decode(torch.from_numpy(codes.reshape(-1, dim)).to(device)).cpu().numpy()
+        return images.reshape(rows, cols, IMAGE_SIDE, IMAGE_SIDE)
 
 
 class AutoEncoder(LatentModel):

@@ -8,10 +8,10 @@ from latentlab.comparison import SUPPORTED, judge_claims, summarise_model
 from latentlab.errors import stage_entry
 from latentlab.fashion_mnist import CLASSES
 from latentlab.latent_grid import mosaic
-from latentlab.paths import FIGURES, JUDGE, REPORTS, run_dir
+from latentlab.paths import FIGURES, JUDGE, REPORTS, map_file, map_metrics, run_dir
 from latentlab.report import claims_table, findings, metrics_table, params_table
 
-METRIC_FILES = ("train.json", "eval.json", "map.json")
+RUN_METRICS = ("train.json", "eval.json")
 
 
 @stage_entry
@@ -20,20 +20,23 @@ def main() -> None:
     p = params.load()
     dpi, first = p.figure_dpi, p.seeds[0]
     models = list(p.models.values())
-    metrics = {
-        m.name: {
+    metrics = {}
+    for m in models:
+        map_measures = read_json(map_metrics(m.name))
+        metrics[m.name] = {
             # Each run's metrics: from training, from the test set, and from its map.
-            s: {k: v for f in METRIC_FILES for k, v in read_json(run_dir(m.name, s) / f).items()}
+            s: {
+                **{k: v for f in RUN_METRICS for k, v in read_json(run_dir(m.name, s) / f).items()},
+                **map_measures[f"seed{s}"],
+            }
             for s in p.seeds
         }
-        for m in models
-    }
     summaries = {name: summarise_model(per_seed) for name, per_seed in metrics.items()}
 
     shutil.rmtree(FIGURES, ignore_errors=True)
     maps = {}
     for m in models:
-        grid, tiles = load_arrays(run_dir(m.name, first) / "map.npz", "z", "tiles")
+        grid, tiles = load_arrays(map_file(m.name, first, ".npz"), "z", "tiles")
         codes, labels = load_arrays(run_dir(m.name, first) / "codes.npz", "codes", "labels")
         maps[m.name] = (mosaic(tiles), grid)
         figures.map_and_codes(

@@ -31,8 +31,9 @@ def test_every_model_and_seed_has_metrics_and_the_report_exists() -> None:
     summary = json.loads((REPO / "reports/summary.json").read_text())
     for model in params["models"]:
         assert summary[model]["test_bce"]["mean"] > 0
-        for seed in params["seeds"]:
-            metrics = json.loads((REPO / f"runs/{model}/seed{seed}/map.json").read_text())
+        maps = json.loads((REPO / f"maps/{model}.json").read_text())
+        assert sorted(maps) == sorted(f"seed{seed}" for seed in params["seeds"])
+        for metrics in maps.values():
             assert 0 <= metrics["codes_in_square"] <= 1
     report = (REPO / "reports/report.md").read_text()
     assert "| claim |" in report and "figures/latent_maps.png" in report

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from latentlab.latent_grid import decode_grid, grid_codes, mosaic, to_uint8
+from latentlab.latent_grid import grid_codes, mosaic, to_uint8
 from latentlab.models import build_model
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
@@ -71,7 +71,7 @@ def test_decode_grid_puts_each_code_s_image_in_its_cell():
     torch.manual_seed(0)
     model = build_model("vae", 2, [16]).eval()
     codes = grid_codes(3, 4.0)
-    tiles = decode_grid(model, codes)
+    tiles = model.decode_grid(codes)
     assert tiles.shape == (3, 3, 28, 28)
     assert tiles.min() >= 0 and tiles.max() <= 1
     for i, j in [(0, 0), (0, 2), (2, 0), (1, 1)]:

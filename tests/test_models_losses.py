@@ -158,7 +158,7 @@ def test_reconstruction_bce_is_stable_for_extreme_logits():
 
 
 def test_bce_matches_torch_in_value_and_gradient():
-    """Our exp/log BCE and its hand-written gradient agree with torch's, from tiny to huge logits."""
+    """The exp/log BCE and its gradient agree with torch's, for tiny to huge logits."""
     g = torch.Generator().manual_seed(0)
     logits = torch.cat([torch.randn(64, 784, generator=g) * 4, torch.linspace(-90, 90, 784)[None]])
     x = torch.rand(logits.shape, generator=g)

@@ -90,7 +90,10 @@ def stale_stages(repo: Path) -> set[str]:
 
 
 def stage_names(models: list[str], stages: tuple[str, ...] = ("train", "evaluate", "render")):
-    return {f"{s}@{m}-{seed}" for s in stages for m in models for seed in SMALL["seeds"]}
+    """Per run: train and evaluate; per model: render."""
+    seeds = SMALL["seeds"]
+    per_run = {f"{s}@{m}-{seed}" for s in stages if s != "render" for m in models for seed in seeds}
+    return per_run | {f"render@{m}" for m in models if "render" in stages}
 
 
 def output_hashes(repo: Path) -> dict[str, str]:
@@ -120,9 +123,9 @@ def test_every_stage_ran_and_wrote_its_outputs(pipeline: Path) -> None:
             assert (pipeline / out["path"]).exists(), out["path"]
     for model in MODELS:
         for seed in SMALL["seeds"]:
-            png = Image.open(pipeline / f"runs/{model}/seed{seed}/map.png")
+            png = Image.open(pipeline / f"maps/{model}/seed{seed}.png")
             assert png.size == (588, 588) and png.mode == "L"
-            with np.load(pipeline / f"runs/{model}/seed{seed}/map.npz") as arrays:
+            with np.load(pipeline / f"maps/{model}/seed{seed}.npz") as arrays:
                 assert arrays["z"].shape == (21, 21, 2)
                 assert arrays["tiles"].shape == (21, 21, 28, 28)
     report = (pipeline / "reports/report.md").read_text()

@@ -71,16 +71,20 @@ def test_diverging_training_writes_no_model(stage_dir, run_stage, repo_params):
     assert not (run / "train.json").exists() and not (run / "train_curve.csv").exists()
 
 
-def test_render_with_a_corrupted_model(stage_dir, run_stage):
+def test_render_with_a_corrupted_model(stage_dir, run_stage, repo_params):
+    from latentlab.checkpoints import save_weights
+    from latentlab.judge import Judge
+
+    save_weights(Judge(repo_params["judge"]["channels"]), stage_dir / "runs/judge/model.pt")
     run = stage_dir / "runs" / "vae" / "seed1"
     run.mkdir(parents=True)
     (run / "model.pt").write_bytes(b"this is not a model\x00\x01" * 64)
-    result = run_stage(stage_dir, "render", "vae", "1")
+    result = run_stage(stage_dir, "render", "vae")
     assert result.returncode == 2
     line = single_error_line(result.stderr)
     assert "runs/vae/seed1/model.pt" in line
     assert "dvc repro --force" in line
-    assert sorted(p.name for p in run.iterdir()) == ["model.pt"]  # no map.npz or map.png
+    assert not (stage_dir / "maps").exists()  # no map, image or measures
 
 
 def test_download_with_no_good_source(stage_dir, run_stage, repo_params, tmp_path):
@@ -100,7 +104,7 @@ def test_download_with_no_good_source(stage_dir, run_stage, repo_params, tmp_pat
 STAGES = [
     ("download", []),
     ("train", ["vae", "1"]),
-    ("render", ["vae", "1"]),
+    ("render", ["vae"]),
     ("judge", []),
     ("evaluate", ["vae", "1"]),
     ("report", []),

@@ -210,15 +210,16 @@ def test_train_and_render_stages_write_their_outputs(stage_dir, monkeypatch):
     checkpoints.save_weights(Judge(params.load().judge.channels), stage_dir / "runs/judge/model.pt")
     codes = np.array([[0.0, 0.0], [3.9, -3.9], [4.5, 0.0], [0.0, -9.0]], dtype=np.float32)
     save_arrays(out / "codes.npz", codes=codes, labels=np.zeros(4, dtype=np.int64))
-    monkeypatch.setattr(sys, "argv", ["render", "ae", "1"])
+    monkeypatch.setattr(sys, "argv", ["render", "ae"])
     render_stage.main()
-    assert json.loads((out / "map.json").read_text())["codes_in_square"] == 0.5
-    z, tiles = load_arrays(out / "map.npz", "z", "tiles")
+    maps = stage_dir / "maps"
+    assert json.loads((maps / "ae.json").read_text())["seed1"]["codes_in_square"] == 0.5
+    z, tiles = load_arrays(maps / "ae" / "seed1.npz", "z", "tiles")
     assert z.shape == (21, 21, 2) and tiles.shape == (21, 21, 28, 28)
     np.testing.assert_array_equal(z[0, 0], [-4, 4])
     expected = model.decode(torch.tensor([[-4.0, 4.0]])).numpy().reshape(28, 28)
     np.testing.assert_allclose(tiles[0, 0], expected, rtol=1e-5, atol=1e-6)
-    png = Image.open(out / "map.png")
+    png = Image.open(maps / "ae" / "seed1.png")
     assert png.size == (588, 588) and png.mode == "L"
     np.testing.assert_array_equal(np.asarray(png)[:28, :28], np.rint(expected * 255))
 
