@@ -123,18 +123,18 @@ def test_huge_learning_rate_diverges_with_a_named_error(small_train):
     assert "vae.lr" in message and "no model was written" in message
 
 
-def _nan_at(model, call: int) -> None:
-    """Make the model's loss NaN from its `call`-th evaluation on (a diverging run)."""
+def _nan_at(model, call: int) -> list[int]:
+    """Make the model's loss NaN from its `call`-th evaluation on; returns the count of calls."""
     real = model.loss_terms
-    calls = 0
+    calls = [0]
 
     def loss_terms(x, generator=None):
-        nonlocal calls
-        calls += 1
+        calls[0] += 1
         terms = real(x, generator)
-        return {k: v * math.nan for k, v in terms.items()} if calls >= call else terms
+        return {k: v * math.nan for k, v in terms.items()} if calls[0] >= call else terms
 
     model.loss_terms = loss_terms
+    return calls
 
 
 @pytest.mark.parametrize(
@@ -148,10 +148,11 @@ def _nan_at(model, call: int) -> None:
 )
 def test_divergence_names_model_epoch_and_batch(small_train, n, batch_size, nan_call, epoch, batch):
     model = fresh("ae", [], 1)
-    _nan_at(model, nan_call)
+    calls = _nan_at(model, nan_call)
     with pytest.raises(training.DivergedError) as info:
         run(model, small_train[0][:n], name="ae_wide", epochs=3, batch_size=batch_size)
     assert f"ae_wide diverged: the loss is nan at epoch {epoch}, batch {batch};" in str(info.value)
+    assert calls[0] == nan_call  # on a CPU it stops at once: not one batch more
 
 
 def test_resolve_device():
