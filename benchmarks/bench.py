@@ -327,16 +327,18 @@ class StageProcess:
     """A stage's own process as the watcher saw it."""
 
     command: str
-    first_seen: float
-    last_seen: float
+    started: float  # the kernel's start time of the process, in CLOCK_BOOTTIME seconds
+    last_seen: float  # the last poll that found it running, on the same clock
     peak_bytes: int
 
 
 class StageWatcher(threading.Thread):
     """Polls /proc for `python -m stages.<name> ...` processes in `cwd`: lifetime and peak RSS.
 
-    The peak is the kernel's VmHWM (the same high-water mark /usr/bin/time reports), read every
-    `interval` s, so growth in a process's last `interval` s before exit could be missed.
+    A lifetime runs from the start time the kernel records (in 10 ms ticks) to the last poll
+    that found the process, so it may be short by up to `interval` s. The peak is the kernel's
+    VmHWM (the same high-water mark /usr/bin/time reports), read every `interval` s, so growth
+    in a process's last `interval` s before exit could be missed.
     """
 
     def __init__(self, cwd: Path, interval: float = 0.05) -> None:
@@ -352,7 +354,7 @@ class StageWatcher(threading.Thread):
             self.done.wait(self.interval)
 
     def poll(self) -> None:
-        now = time.perf_counter()
+        now = time.clock_gettime(time.CLOCK_BOOTTIME)
         for entry in os.scandir("/proc"):
             if not entry.name.isdigit():
                 continue
@@ -365,7 +367,10 @@ class StageWatcher(threading.Thread):
                     if not is_stage or os.readlink(f"/proc/{pid}/cwd") != self.cwd:
                         continue
                     command = " ".join(["python", *args[1:]]).strip()
-                    self.seen[pid] = StageProcess(command, now, now, 0)
+                    # Field 22 of /proc/<pid>/stat, counted after the parenthesised name.
+                    ticks = int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[19])
+                    started = ticks / os.sysconf("SC_CLK_TCK")
+                    self.seen[pid] = StageProcess(command, started, now, 0)
                 status = Path(f"/proc/{pid}/status").read_text()
             except OSError:  # it exited meanwhile
                 continue
@@ -593,7 +598,7 @@ def pipeline_section(p: Pipeline) -> tuple[str, list[list[str]]]:
     rows, ratios, peaks = [], [], []
     for stage in p.full.stages:
         process = p.processes.get(stage.command)
-        own = process.last_seen - process.first_seen if process else float("nan")
+        own = process.last_seen - process.started if process else float("nan")
         peak = process.peak_bytes if process else 0
         ratios.append(stage.seconds / own if process else float("inf"))
         peaks.append(peak)
