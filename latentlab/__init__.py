@@ -1,1 +1,9 @@
-"""Library code for the Lab 8 latent-space pipeline: data, models, losses, training, latent maps."""
+"""Library code for the Lab 8 latent-space pipeline, in layers that import only downward.
+
+- core/      params, paths, errors, artifacts, the data as read (no torch; every stage)
+- nn/        the AE and VAE, their losses, checkpoints, the torch runtime
+- judge/     the CNN that classifies and embeds decoded images, and its training
+- analysis/  measures of codes, tiles and paths, the latent grid, the table of metrics (numpy)
+- report/    the claims and their verdicts, the figures, the report's text (the report stage)
+- download.py, training.py, evaluation.py, rendering.py, interpolation.py: one stage each
+"""

@@ -1,15 +1,20 @@
-"""Test-set measures of a trained model: codes, reconstruction BCE, the VAE's ELBO, likelihood."""
+"""The evaluate stage's measures of a trained model on the test set: codes, reconstruction BCE,
+the VAE's ELBO and importance-weighted likelihood, and the k-NN class accuracy of the codes."""
 
 from __future__ import annotations
 
 import math
 
+import numpy as np
 import torch
+from tqdm import tqdm
 
-from latentlab.losses import bce_per_image, kl_to_standard_normal
-from latentlab.models import LatentModel, VariationalAutoEncoder
+from latentlab.nn.losses import bce_per_image, kl_to_standard_normal
+from latentlab.nn.models import LatentModel, VariationalAutoEncoder
+from latentlab.nn.runtime import as_pixels
 
 _LOG_2PI = math.log(2 * math.pi)
+KNN_CHUNK = 1000  # test rows per distance block: 1000 x 60,000 float32 is 240 MB at most
 IW_SLICE = 10  # images decoded at once by iw_log_likelihood: 100 samples x 10 x 784 is 3 MB
 
 
@@ -57,6 +62,7 @@ def iw_log_likelihood(
     samples: int,
     generator: torch.Generator,
     batch_size: int = 100,
+    progress: bool = True,
 ) -> float:
     """Mean importance-weighted estimate of log p(x) with `samples` draws from q(z|x) per image.
 
@@ -64,7 +70,14 @@ def iw_log_likelihood(
     Importance Weighted Autoencoders, eq. 8); it tightens towards log p(x) as k grows.
     """
     total = 0.0
-    for x in pixels.split(batch_size):
+    batches = tqdm(
+        pixels.split(batch_size),
+        desc=f"log-likelihood, {samples} samples",
+        unit="batch",
+        disable=None if progress else True,  # None: a bar on a terminal only
+        leave=False,
+    )
+    for x in batches:
         mu, logvar = model.encode(x)
         std = torch.exp(0.5 * logvar)
         eps = torch.randn((samples, *mu.shape), generator=generator, device=mu.device)
@@ -85,3 +98,64 @@ def iw_log_likelihood(
         log_w = log_px_z + log_pz - log_qz
         total += (torch.logsumexp(log_w, dim=0) - math.log(samples)).sum().item()
     return total / len(pixels)
+
+
+@torch.no_grad()
+def class_examples(
+    model: LatentModel, images: np.ndarray, labels: np.ndarray, device: torch.device
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The first test image of each class present, its reconstruction from its (mean) code, and
+    its index: N x 28 x 28 uint8 originals, N x 28 x 28 float reconstructions in [0, 1], N ints."""
+    index = np.array([int(np.argmax(labels == c)) for c in np.unique(labels)], dtype=np.int64)
+    pixels = as_pixels(images[index], device)
+    recon = model.decode(encode_means(model, pixels)).cpu().numpy()
+    return images[index], recon.reshape(images[index].shape), index
+
+
+def _vote(neighbour_labels: torch.Tensor, n_classes: int) -> torch.Tensor:
+    """Majority class of each row of labels, nearest first; a tie goes to the nearest tied class."""
+    counts = torch.zeros(neighbour_labels.shape[0], n_classes, dtype=torch.int64)
+    counts.scatter_add_(1, neighbour_labels, torch.ones_like(neighbour_labels))
+    tied = counts == counts.max(dim=1, keepdim=True).values
+    # The first neighbour (in distance order) whose class is among the tied winners decides.
+    first = torch.gather(tied, 1, neighbour_labels).to(torch.int8).argmax(dim=1)
+    return torch.gather(neighbour_labels, 1, first[:, None])[:, 0]
+
+
+def knn_predict(
+    train_codes: np.ndarray, train_labels: np.ndarray, test_codes: np.ndarray, k: int = 5
+) -> np.ndarray:
+    """Class of each test code by a majority vote of its k nearest training codes (Euclidean).
+
+    A tie in the vote goes to the tied class whose member is nearest to the test code. Neighbours
+    at exactly equal distance are ordered as torch.topk returns them.
+    """
+    train = torch.as_tensor(np.asarray(train_codes, dtype=np.float32))
+    test = torch.as_tensor(np.asarray(test_codes, dtype=np.float32))
+    labels = torch.as_tensor(np.asarray(train_labels, dtype=np.int64))
+    if k < 1 or k > train.shape[0]:
+        raise ValueError(f"k must be between 1 and the number of training codes, got {k}")
+    n_classes = int(labels.max()) + 1
+    predictions = []
+    for start in range(0, test.shape[0], KNN_CHUNK):
+        # Exact differences, not the matrix-product shortcut, which loses precision on far codes.
+        dist = torch.cdist(
+            test[start : start + KNN_CHUNK], train, compute_mode="donot_use_mm_for_euclid_dist"
+        )
+        nearest = dist.topk(k, dim=1, largest=False, sorted=True).indices
+        predictions.append(_vote(labels[nearest], n_classes))
+    if not predictions:
+        return np.zeros(0, dtype=np.int64)
+    return torch.cat(predictions).numpy()
+
+
+def knn_accuracy(
+    train_codes: np.ndarray,
+    train_labels: np.ndarray,
+    test_codes: np.ndarray,
+    test_labels: np.ndarray,
+    k: int = 5,
+) -> float:
+    """Fraction of test codes whose k-nearest-neighbour vote (see knn_predict) names their class."""
+    predicted = knn_predict(train_codes, train_labels, test_codes, k)
+    return float(np.mean(predicted == np.asarray(test_labels)))

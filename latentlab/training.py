@@ -1,140 +1,38 @@
-"""The training loop shared by every model: the whole set in memory, one Adam step per batch.
+"""The train stage's loop: every model trained alike, the whole set in memory, one Adam step
+per batch, the loss checked for divergence as it goes, and a callback after every epoch.
 
-Speed matters because users rerun the pipeline often; benchmarks/bench.py measures it against
-the floor of the matrix products alone (about three quarters of an epoch). Measured on 2 cores:
-- Adam is fused (one kernel over all parameters instead of ~10 passes per tensor): ~10% of a
-  VAE batch, and calling the kernel directly skips torch.optim's ~1 s import of torch._dynamo.
-- The BCE is built from vectorised exp and log, with a hand-written gradient (losses.py): ~5%.
-- Freed memory stays with the process (keep_freed_memory): ~5%, all of it kernel time.
-- The set stays uint8 and each batch is gathered and converted into preallocated buffers.
-- The loss terms of every batch are recorded on the device and read back in blocks on a GPU,
-  where each `.item()` stalls the queue; on a CPU reading every batch costs nothing.
-- Not used: torch.compile (25 s to compile, no faster per batch here); a thread count of our
-  own (torch already runs one thread per core, and one thread is ~1.6x slower); a hand-written
-  backward pass into preallocated buffers instead of autograd (a VAE epoch only ~7% faster,
-  median of 13 paired runs, and every change to a model or loss would need its gradient
-  derived by hand).
+The set stays uint8 (a quarter of the memory) and each batch is gathered and converted into
+preallocated buffers. On a GPU the loss terms are read back in blocks, because every `.item()`
+stalls its queue; on a CPU reading each batch costs nothing, so training stops at the very batch
+whose loss diverged.
 """
 
 from __future__ import annotations
 
-import ctypes
 import logging
 import math
-from collections.abc import Iterable
+from collections.abc import Callable
 
 import numpy as np
 import torch
 from tqdm import tqdm
 
-from latentlab.errors import UserError
-from latentlab.models import LatentModel
+from latentlab.core.errors import UserError
+from latentlab.nn.models import LatentModel
+from latentlab.nn.runtime import keep_freed_memory, make_optimizer
 
 log = logging.getLogger(__name__)
 
 # Batches between reads of the recorded losses (the divergence check and the progress bar) on a
-# GPU. A diverged loss is still named exactly; training just runs on a few batches past it. On a
-# CPU every batch is read, so training stops at the batch whose loss diverged.
+# GPU. A diverged loss is still named exactly; training just runs on a few batches past it.
 GPU_CHECK_EVERY = 50
-
-
-def resolve_device(device: str) -> torch.device:
-    """`auto` is CUDA when a GPU is visible, else the CPU."""
-    if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if device == "cuda" and not torch.cuda.is_available():
-        raise UserError(
-            "params.yaml: device is 'cuda', but no CUDA GPU is visible; use auto or cpu"
-        )
-    return torch.device(device)
-
-
-def as_pixels(images: np.ndarray, device: torch.device) -> torch.Tensor:
-    """uint8 N x 28 x 28 images as one float N x 784 tensor in [0, 1] on `device`."""
-    flat = torch.from_numpy(np.ascontiguousarray(images)).reshape(len(images), -1)
-    return flat.to(device).float().div_(255)
-
-
-def keep_freed_memory() -> None:
-    """Have glibc keep freed memory for reuse rather than hand it back to the kernel.
-
-    Every batch frees and reallocates the same few MB of activations and gradients. By default
-    glibc returns much of it, and the next batch page-faults it back in: 50,000-100,000 faults
-    and 0.1-0.2 s of kernel time per VAE epoch on 2 cores, none after this. A no-op where the C
-    library is not glibc.
-    """
-    try:
-        mallopt = ctypes.CDLL("libc.so.6").mallopt
-    except (OSError, AttributeError):
-        return
-    m_trim_threshold, m_mmap_threshold = -1, -3  # from glibc's malloc.h
-    mallopt(m_mmap_threshold, 32 << 20)  # glibc's largest: blocks up to 32 MiB come from the heap
-    mallopt(m_trim_threshold, 1 << 30)
 
 
 class DivergedError(UserError):
     """The loss became NaN or infinite."""
 
 
-class FusedAdam:
-    """Adam (Kingma & Ba, 2015) computed as torch.optim.Adam(fused=True) does, bit for bit.
-
-    One fused kernel updates every parameter, instead of ~10 passes over each tensor. It is
-    called directly because torch.optim's optimizers import torch._dynamo on first use, about
-    1 s of every training process. Only what the loop needs: no weight decay, no amsgrad.
-    """
-
-    def __init__(
-        self,
-        params: Iterable[torch.Tensor],
-        lr: float,
-        betas: tuple[float, float] = (0.9, 0.999),
-        eps: float = 1e-8,
-    ) -> None:
-        self.params = list(params)
-        self.lr, self.betas, self.eps = lr, betas, eps
-        self.exp_avgs = [torch.zeros_like(p) for p in self.params]
-        self.exp_avg_sqs = [torch.zeros_like(p) for p in self.params]
-        self.steps = [torch.zeros((), device=p.device) for p in self.params]
-
-    def zero_grad(self) -> None:
-        """Drop the gradients (as set_to_none=True): backward then writes them fresh."""
-        for p in self.params:
-            p.grad = None
-
-    @torch.no_grad()
-    def step(self) -> None:
-        """One Adam update of every parameter from its gradient."""
-        torch._foreach_add_(self.steps, 1)
-        torch._fused_adam_(
-            self.params,
-            [p.grad for p in self.params],
-            self.exp_avgs,
-            self.exp_avg_sqs,
-            [],
-            self.steps,
-            lr=self.lr,
-            beta1=self.betas[0],
-            beta2=self.betas[1],
-            weight_decay=0.0,
-            eps=self.eps,
-            amsgrad=False,
-            maximize=False,
-        )
-
-
-def make_optimizer(
-    model: torch.nn.Module, lr: float, device: torch.device
-) -> FusedAdam | torch.optim.Adam:
-    """Adam with the lab's settings, fused into one kernel where torch has one for the device."""
-    if device.type in ("cpu", "cuda") and hasattr(torch, "_fused_adam_"):
-        return FusedAdam(model.parameters(), lr)
-    return torch.optim.Adam(model.parameters(), lr=lr)
-
-
-def _check_finite(
-    record: torch.Tensor, start: int, stop: int, *, name: str, epoch: int
-) -> float:
+def _check_finite(record: torch.Tensor, start: int, stop: int, *, name: str, epoch: int) -> float:
     """Raise DivergedError at the first non-finite loss of batches [start, stop); else the last."""
     losses = record[start:stop, 0].tolist()
     for b, value in enumerate(losses, start):
@@ -157,8 +55,13 @@ def train(
     seed: int,
     device: torch.device,
     progress: bool = True,
+    on_epoch: Callable[[int, dict[str, float]], None] | None = None,
 ) -> list[dict[str, float]]:
-    """Train `model` in place on uint8 images; returns per-epoch means of the loss and its terms."""
+    """Train `model` in place on uint8 images; returns per-epoch means of the loss and its terms.
+
+    `on_epoch(epoch, means)` is called after every epoch with the model in eval mode (no RNG is
+    drawn there, so it cannot change the training).
+    """
     keep_freed_memory()
     torch.manual_seed(seed)
     generator = torch.Generator(device=device).manual_seed(seed)
@@ -183,7 +86,7 @@ def train(
         checked = 0
         bar = tqdm(
             range(n_batches),
-            desc=f"{name} epoch {epoch}/{epochs}",
+            desc=f"{name} seed {seed} epoch {epoch}/{epochs}",
             unit="batch",
             # None: a bar on a terminal only, so that logs and CI output stay readable.
             disable=None if progress else True,
@@ -211,11 +114,16 @@ def train(
         means = ((record * sizes).sum(0) / n).tolist()
         history.append({"epoch": epoch, **dict(zip(keys, means, strict=True))})
         log.info(
-            "%s epoch %d/%d: %s",
+            "%s seed %d epoch %d/%d: %s",
             name,
+            seed,
             epoch,
             epochs,
             ", ".join(f"{k} {v:.3f}" for k, v in history[-1].items() if k != "epoch"),
         )
+        if on_epoch is not None:
+            model.eval()
+            on_epoch(epoch, history[-1])
+            model.train()
     model.eval()
     return history

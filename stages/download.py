@@ -1,16 +1,23 @@
 """Stage `download`: the four Fashion-MNIST files, verified, where torchvision would keep them."""
 
-from latentlab import fashion_mnist, params
-from latentlab.errors import stage_entry
-from latentlab.paths import DATA_ROOT
+import logging
+
+from latentlab import download
+from latentlab.core.errors import stage_entry
+from latentlab.core.fashion_mnist import raw_dir
+from latentlab.core.paths import DATA_ROOT
+from stages import log_written, stage_params
+
+log = logging.getLogger("download")
 
 
 @stage_entry
 def main() -> None:
     """Fetch from the first of data.sources that gives four files with the published checksums."""
-    p = params.load()
-    source = fashion_mnist.fetch(p.sources, DATA_ROOT)
-    print(f"Fashion-MNIST from {source} -> {fashion_mnist.raw_dir(DATA_ROOT)}")
+    p, _ = stage_params(__doc__)
+    source = download.fetch(p.sources, DATA_ROOT)
+    log.info("Fashion-MNIST from %s", source)
+    log_written(log, raw_dir(DATA_ROOT))
 
 
 if __name__ == "__main__":

@@ -1,74 +1,80 @@
-"""Stage `evaluate@<model>-<seed>`: measure a trained model on the test set; save its codes."""
+"""Stage `evaluate@<model>`: measure every seed's model on the test set; save its test codes and
+one reconstructed test image per class."""
 
 import logging
 
 import torch
 
-from latentlab import measures
-from latentlab.artifacts import save_arrays, write_json
-from latentlab.checkpoints import load_weights
-from latentlab.errors import stage_entry
-from latentlab.evaluation import encode_means, iw_log_likelihood, reconstruction_bce, vae_elbo_terms
-from latentlab.fashion_mnist import load_split
-from latentlab.models import VariationalAutoEncoder, build_model
-from latentlab.paths import DATA_ROOT, run_dir
-from latentlab.training import as_pixels, resolve_device
-from stages import run_args
+from latentlab import evaluation
+from latentlab.analysis.metrics import record
+from latentlab.core import paths
+from latentlab.core.artifacts import save_arrays, write_json
+from latentlab.core.errors import stage_entry
+from latentlab.core.fashion_mnist import load_split
+from latentlab.core.paths import DATA_ROOT
+from latentlab.nn.checkpoints import load_weights
+from latentlab.nn.models import VariationalAutoEncoder, build_model
+from latentlab.nn.runtime import as_pixels, resolve_device
+from stages import log_written, stage_params
 
 log = logging.getLogger("evaluate")
 
 
 @stage_entry
 def main() -> None:
-    """Evaluate the model and seed named on the command line."""
-    p, mp, seed = run_args(__doc__)
+    """Evaluate every seed of the model named on the command line."""
+    p, mp = stage_params(__doc__, per_model=True)
     e = p.evaluate
-    out = run_dir(mp.name, seed)
     device = resolve_device(p.device)
-    model = load_weights(build_model(mp.kind, mp.latent_dim, mp.hidden), out / "model.pt")
-    model.to(device)
     train_images, train_labels = load_split(DATA_ROOT, "train", p.limit)
     test_images, test_labels = load_split(DATA_ROOT, "test", p.limit)
+    train_pixels = as_pixels(train_images, device)
     test_pixels = as_pixels(test_images, device)
-
-    log.info(
-        "%s seed %d: encoding and reconstructing %d test images",
-        mp.name,
-        seed,
-        len(test_images),
-    )
-    test_codes = encode_means(model, test_pixels).cpu().numpy()
-    train_codes = encode_means(model, as_pixels(train_images, device)).cpu().numpy()
-    metrics: dict = {"test_bce": reconstruction_bce(model, test_pixels)}
-    if isinstance(model, VariationalAutoEncoder):
-        generator = torch.Generator(device=device).manual_seed(seed)
-        terms = vae_elbo_terms(model, test_pixels, generator)
-        log.info("%s: importance-weighted log-likelihood with %d samples", mp.name, e.iw_samples)
-        metrics.update(
-            {
-                "test_neg_elbo": terms["neg_elbo"],
-                "test_kl": terms["kl"],
-                "test_log_likelihood_iw": iw_log_likelihood(
-                    model, test_pixels, e.iw_samples, generator
-                ),
-            }
+    for seed in p.seeds:
+        model = build_model(mp.kind, mp.latent_dim, mp.hidden)
+        model = load_weights(model, paths.weights(mp.name, seed)).to(device)
+        log.info(
+            "%s seed %d: encoding and reconstructing %d test images",
+            mp.name,
+            seed,
+            len(test_images),
         )
-
-    extent = measures.code_extent(test_codes)
-    knn = measures.knn_accuracy(train_codes, train_labels, test_codes, test_labels, k=e.knn_k)
-    metrics.update(
-        {
-            "knn_accuracy": knn,
-            **{f"code_{q}_z{d + 1}": v for q in ("p1", "p99") for d, v in enumerate(extent[q])},
-        }
-    )
-    save_arrays(out / "codes.npz", codes=test_codes, labels=test_labels)
-    write_json(out / "eval.json", metrics)
-    log.info(
-        "%s seed %d: %s",
-        mp.name,
-        seed,
-        ", ".join(f"{k} {v:.4g}" for k, v in metrics.items() if isinstance(v, float)),
+        test_codes = evaluation.encode_means(model, test_pixels).cpu().numpy()
+        train_codes = evaluation.encode_means(model, train_pixels).cpu().numpy()
+        metrics: dict[str, float] = {"test_bce": evaluation.reconstruction_bce(model, test_pixels)}
+        if isinstance(model, VariationalAutoEncoder):
+            generator = torch.Generator(device=device).manual_seed(seed)
+            terms = evaluation.vae_elbo_terms(model, test_pixels, generator)
+            log.info(
+                "%s seed %d: importance-weighted log-likelihood, %d samples per image",
+                mp.name,
+                seed,
+                e.iw_samples,
+            )
+            metrics["test_neg_elbo"] = terms["neg_elbo"]
+            metrics["test_kl"] = terms["kl"]
+            metrics["log_likelihood"] = evaluation.iw_log_likelihood(
+                model, test_pixels, e.iw_samples, generator
+            )
+        metrics["knn_accuracy"] = evaluation.knn_accuracy(
+            train_codes, train_labels, test_codes, test_labels, k=e.knn_k
+        )
+        originals, recon, index = evaluation.class_examples(model, test_images, test_labels, device)
+        save_arrays(
+            paths.codes(mp.name, seed),
+            codes=test_codes,
+            labels=test_labels,
+            example_index=index,
+            examples=originals,
+            reconstructions=recon,
+        )
+        metrics = record("evaluate", mp.kind, metrics)
+        write_json(paths.eval_metrics(mp.name, seed), metrics)
+        log.info(
+            "%s seed %d: %s", mp.name, seed, ", ".join(f"{k} {v:.4g}" for k, v in metrics.items())
+        )
+    log_written(
+        log, paths.eval_metrics(mp.name, p.seeds[0]).parent, paths.codes(mp.name, p.seeds[0]).parent
     )
 
 

@@ -1,43 +1,72 @@
-"""Stage `judge`: train the CNN that classifies decoded tiles, and report its test accuracy."""
+"""Stage `judge`: train one judge CNN per seed of `judge.seeds`, in one process, and measure each
+on the test set. Judge-based measures of a map are means over these judges, with their spread."""
 
 import logging
 
-from latentlab import params
-from latentlab.artifacts import write_csv, write_json
-from latentlab.checkpoints import save_weights
-from latentlab.errors import stage_entry
-from latentlab.fashion_mnist import load_split
-from latentlab.judge import accuracy, train_judge
-from latentlab.paths import DATA_ROOT, JUDGE
-from latentlab.training import resolve_device
+from dvclive import Live
+
+from latentlab.core import paths
+from latentlab.core.errors import stage_entry
+from latentlab.core.fashion_mnist import load_split
+from latentlab.core.paths import DATA_ROOT, JUDGE
+from latentlab.judge.network import accuracy
+from latentlab.judge.training import train_judge
+from latentlab.nn.checkpoints import save_weights
+from latentlab.nn.runtime import resolve_device
+from stages import log_written, stage_params
 
 log = logging.getLogger("judge")
 
 
 @stage_entry
 def main() -> None:
-    """Train the judge on the training set and measure it on the test set."""
-    p = params.load()
+    """Train the judges on the training set and measure each on the test set."""
+    p, _ = stage_params(__doc__)
     j = p.judge
     device = resolve_device(p.device)
     train_images, train_labels = load_split(DATA_ROOT, "train", p.limit)
     test_images, test_labels = load_split(DATA_ROOT, "test", p.limit)
-    log.info("training the judge on %d images on %s", len(train_images), device)
-    model, history = train_judge(
-        train_images,
-        train_labels,
-        channels=j.channels,
-        epochs=j.epochs,
-        batch_size=j.batch_size,
-        lr=j.lr,
-        seed=j.seed,
-        device=str(device),
-    )
-    test_accuracy = accuracy(model, test_images, test_labels)
-    log.info("judge test accuracy %.4f", test_accuracy)
-    save_weights(model, JUDGE / "model.pt")
-    write_csv(JUDGE / "train_curve.csv", history)
-    write_json(JUDGE / "metrics.json", {"test_accuracy": test_accuracy})
+    curves = []  # every judge's epochs, for one plot with the seeds overlaid
+    with Live(str(JUDGE), dvcyaml=None, save_dvc_exp=False) as live:
+        for i, seed in enumerate(j.seeds, 1):
+            log.info(
+                "judge %d/%d (seed %d) on %d images on %s",
+                i,
+                len(j.seeds),
+                seed,
+                len(train_images),
+                device,
+            )
+            model, history = train_judge(
+                train_images,
+                train_labels,
+                channels=j.channels,
+                epochs=j.epochs,
+                batch_size=j.batch_size,
+                lr=j.lr,
+                seed=seed,
+                device=str(device),
+            )
+            for row in history:
+                live.step = row["epoch"]
+                live.log_metric(f"seed{seed}/loss", row["loss"])
+                curves.append({"epoch": row["epoch"], "seed": seed, "loss": row["loss"]})
+            test_accuracy = accuracy(model, test_images, test_labels)
+            live.summary[f"seed{seed}"] = {
+                "loss": history[-1]["loss"],
+                "test_accuracy": test_accuracy,
+            }
+            log.info("judge seed %d: test accuracy %.4f", seed, test_accuracy)
+            save_weights(model, paths.judge_weights(seed))
+        live.log_plot(
+            "loss",
+            curves,
+            x="epoch",
+            y="loss",
+            template="seeds",
+            title="judges: train cross-entropy, by seed",
+        )
+    log_written(log, JUDGE / "models", JUDGE / "metrics.json", JUDGE / "plots")
 
 
 if __name__ == "__main__":

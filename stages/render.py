@@ -1,63 +1,77 @@
-"""Stage `render@<model>`: decode the latent grid of each seed's model into a map; measure it.
+"""Stage `render@<model>`: decode every seed's map over the lab's square and over the square of
+the model's own test codes, and samples from the prior; measure both maps with every judge.
 
-One stage per model renders every seed: each map takes a tenth of a second, the process's start
-(importing torch) about two, so a `latent_map` change costs one start per model, not per run.
+One stage per model renders every seed: a map takes a fraction of a second, a process's start
+(importing torch) about two.
 """
 
 import logging
 
 from PIL import Image
 
-from latentlab import measures
-from latentlab.artifacts import atomic_path, load_arrays, save_arrays, write_json
-from latentlab.checkpoints import load_weights
-from latentlab.errors import stage_entry
-from latentlab.fashion_mnist import CLASSES, IMAGE_SIDE
-from latentlab.judge import Judge, predict_proba
-from latentlab.latent_grid import grid_codes, mosaic, to_uint8
-from latentlab.models import build_model
-from latentlab.paths import JUDGE, map_file, map_metrics, run_dir
-from stages import model_args
+from latentlab import rendering
+from latentlab.analysis.latent_grid import mosaic, to_uint8
+from latentlab.analysis.realism import real_subsets
+from latentlab.core import paths
+from latentlab.core.artifacts import atomic_path, load_arrays, save_arrays, write_json
+from latentlab.core.errors import stage_entry
+from latentlab.core.fashion_mnist import IMAGE_SIDE, load_split
+from latentlab.core.paths import DATA_ROOT
+from latentlab.judge.network import judge_all, load_judges
+from latentlab.nn.checkpoints import load_weights
+from latentlab.nn.models import build_model
+from latentlab.nn.runtime import resolve_device
+from stages import log_written, stage_params
 
 log = logging.getLogger("render")
 
 
 @stage_entry
 def main() -> None:
-    """Render and measure the map of every seed of the model named on the command line."""
-    p, mp = model_args(__doc__)
+    """Render and measure the maps of every seed of the model named on the command line."""
+    p, mp = stage_params(__doc__, per_model=True)
     lm = p.latent_map
-    codes = grid_codes(lm.grid, lm.range)
-    judge = load_weights(Judge(p.judge.channels), JUDGE / "model.pt")
-    measured = {}
+    device = resolve_device(p.device)
+    judges = load_judges(p.judge.seeds, p.judge.channels, device)
+    test_images, _ = load_split(DATA_ROOT, "test", p.limit)
+    real = [features for _, features in judge_all(judges, test_images)]
+    subsets = real_subsets(len(test_images), lm.grid**2, p.realism.subsets, p.realism.seed)
     for seed in p.seeds:
-        run = run_dir(mp.name, seed)
-        model = load_weights(build_model(mp.kind, mp.latent_dim, mp.hidden), run / "model.pt")
-        tiles = model.decode_grid(codes)
-        save_arrays(map_file(mp.name, seed, ".npz"), z=codes, tiles=tiles)
-        with atomic_path(map_file(mp.name, seed, ".png")) as tmp:
-            Image.fromarray(to_uint8(mosaic(tiles)), mode="L").save(tmp, format="PNG")
-
-        probs = predict_proba(judge, tiles.reshape(-1, IMAGE_SIDE, IMAGE_SIDE))
-        tile_summary = measures.tile_class_summary(probs, min_tiles=lm.min_tiles)
-        smooth = measures.smoothness(tiles)
-        (test_codes,) = load_arrays(run / "codes.npz", "codes")
-        measured[f"seed{seed}"] = {
-            "codes_in_square": measures.in_square_fraction(test_codes, lm.range),
-            "map_classes_present": tile_summary["classes_present"],
-            "map_mean_top_prob": tile_summary["mean_top_prob"],
-            "map_inception_score": tile_summary["inception_score"],
-            "map_blank_fraction": measures.blank_fraction(tiles, lm.blank_std),
-            "map_smoothness_mean": smooth["mean"],
-            "map_smoothness_p95": smooth["p95"],
-            "map_tiles_per_class": dict(zip(CLASSES, tile_summary["histogram"], strict=True)),
-        }
-        log.info(
-            "%s seed %d: %dx%d map over [-%g, %g]^2 -> %s; %d classes",
-            mp.name, seed, lm.grid, lm.grid, lm.range, lm.range,
-            map_file(mp.name, seed, ".png"), tile_summary["classes_present"],
+        model = build_model(mp.kind, mp.latent_dim, mp.hidden)
+        model = load_weights(model, paths.weights(mp.name, seed)).to(device)
+        (test_codes,) = load_arrays(paths.codes(mp.name, seed), "codes")
+        arrays, measured = {}, {}
+        for square in rendering.squares(test_codes, lm):
+            z, tiles = rendering.decode_square(model, square, lm.grid)
+            judged = judge_all(judges, tiles.reshape(-1, IMAGE_SIDE, IMAGE_SIDE))
+            measured[square.name] = rendering.map_measures(
+                tiles, test_codes, square, judged, real, subsets, lm, p.realism
+            )
+            arrays[f"{square.name}_z"], arrays[f"{square.name}_tiles"] = z, tiles
+            with atomic_path(paths.map_file(mp.name, seed, ".png", square.name)) as tmp:
+                Image.fromarray(to_uint8(mosaic(tiles)), mode="L").save(tmp, format="PNG")
+            log.info(
+                "%s seed %d, %s square (centre %s, half-width %.3g): coverage %.3f, precision "
+                "%.3f, classes %s",
+                mp.name,
+                seed,
+                square.name,
+                ", ".join(f"{c:.3g}" for c in square.center),
+                square.half_width,
+                sum(measured[square.name]["coverage"]) / len(judges),
+                sum(measured[square.name]["precision"]) / len(judges),
+                measured[square.name]["classes_present"],
+            )
+        arrays["prior_z"], arrays["prior_images"] = rendering.prior_samples(
+            model, lm.prior_samples, lm.prior_seed
         )
-    write_json(map_metrics(mp.name), measured)
+        save_arrays(paths.map_file(mp.name, seed, ".npz"), **arrays)
+        write_json(paths.map_metrics(mp.name, seed), measured)
+    log_written(
+        log,
+        paths.map_file(mp.name, p.seeds[0], ".png").parent,
+        paths.map_metrics(mp.name, p.seeds[0]).parent,
+    )
 
 
 if __name__ == "__main__":

@@ -1,46 +1,78 @@
-"""Stage `train@<model>-<seed>`: train one model with one seed; write weights, curve and metrics."""
+"""Stage `train@<model>`: train the model once per seed of `seeds`; log the curves and the map
+after every epoch with DVCLive (per-step images in VS Code and DVC Studio); write the weights."""
 
 import logging
 
 import torch
+from dvclive import Live
+from PIL import Image
 
-from latentlab.artifacts import write_csv, write_json
-from latentlab.checkpoints import save_weights
-from latentlab.errors import stage_entry
-from latentlab.fashion_mnist import load_split
-from latentlab.models import build_model
-from latentlab.paths import DATA_ROOT, run_dir
-from latentlab.training import resolve_device, train
-from stages import run_args
+from latentlab.analysis.latent_grid import grid_codes, mosaic, to_uint8
+from latentlab.core import paths
+from latentlab.core.errors import stage_entry
+from latentlab.core.fashion_mnist import load_split
+from latentlab.core.paths import DATA_ROOT
+from latentlab.nn.checkpoints import save_weights
+from latentlab.nn.models import build_model
+from latentlab.nn.runtime import resolve_device
+from latentlab.training import train
+from stages import log_written, stage_params
 
 log = logging.getLogger("train")
 
 
 @stage_entry
 def main() -> None:
-    """Train the model named on the command line with the seed named there."""
-    p, mp, seed = run_args(__doc__)
+    """Train the model named on the command line, once per seed."""
+    p, mp = stage_params(__doc__, per_model=True)
     device = resolve_device(p.device)
     images, _ = load_split(DATA_ROOT, "train", p.limit)
-    log.info("training %s (seed %d) on %d images on %s", mp.name, seed, len(images), device)
+    progress_codes = grid_codes(p.progress_map.grid, p.progress_map.range)
+    out = paths.train_dir(mp.name)
+    curves: dict[str, list[dict]] = {}  # per loss term: every seed's epochs, for one plot
+    with Live(str(out), dvcyaml=None, save_dvc_exp=False) as live:
+        for seed in p.seeds:
+            log.info("training %s (seed %d) on %d images on %s", mp.name, seed, len(images), device)
+            torch.manual_seed(seed)
+            model = build_model(mp.kind, mp.latent_dim, mp.hidden)
 
-    torch.manual_seed(seed)
-    model = build_model(mp.kind, mp.latent_dim, mp.hidden)
-    history = train(
-        model,
-        images,
-        name=mp.name,
-        epochs=mp.epochs,
-        batch_size=mp.batch_size,
-        lr=mp.lr,
-        seed=seed,
-        device=device,
-    )
-    out = run_dir(mp.name, seed)
-    save_weights(model, out / "model.pt")
-    write_csv(out / "train_curve.csv", history)
-    final = history[-1]
-    write_json(out / "train.json", {f"train_{k}": v for k, v in final.items() if k != "epoch"})
+            def log_epoch(
+                epoch: int, means: dict[str, float], seed: int = seed, model=model
+            ) -> None:
+                live.step = epoch
+                for term, value in means.items():
+                    if term != "epoch":
+                        live.log_metric(f"seed{seed}/{term}", value)
+                tiles = model.decode_grid(progress_codes)
+                image = Image.fromarray(to_uint8(mosaic(tiles)), mode="L")
+                live.log_image(f"seed{seed}/map/{epoch}.png", image)
+
+            history = train(
+                model,
+                images,
+                name=mp.name,
+                epochs=mp.epochs,
+                batch_size=mp.batch_size,
+                lr=mp.lr,
+                seed=seed,
+                device=device,
+                on_epoch=log_epoch,
+            )
+            save_weights(model, paths.weights(mp.name, seed))
+            for term in history[0]:
+                if term != "epoch":
+                    rows = [{"epoch": r["epoch"], "seed": seed, term: r[term]} for r in history]
+                    curves.setdefault(term, []).extend(rows)
+        for term, rows in curves.items():
+            live.log_plot(
+                term,
+                rows,
+                x="epoch",
+                y=term,
+                template="seeds",
+                title=f"{mp.name}: train {term} per image, by seed",
+            )
+    log_written(log, out, paths.weights(mp.name, p.seeds[0]).parent)
 
 
 if __name__ == "__main__":

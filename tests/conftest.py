@@ -15,11 +15,13 @@ import numpy as np
 import pytest
 import yaml
 
-from latentlab import fashion_mnist
+from latentlab import download
+from latentlab.core import fashion_mnist
 
 REPO = Path(__file__).resolve().parents[1]
 DATASET_DIR = Path("/usr/share/datasets/fashion-mnist")
 SMALL = 512  # images for the quick training tests
+MODELS = ("ae", "vae", "ae_wide")  # as dvc.yaml declares them
 
 
 def require_dataset() -> None:
@@ -43,7 +45,7 @@ def dataset_dir() -> Path:
 def raw_root(tmp_path_factory: pytest.TempPathFactory, dataset_dir: Path) -> Path:
     """A root where fashion_mnist.fetch put the four verified files: load_split(raw_root, ...)."""
     root = tmp_path_factory.mktemp("fashion-mnist-root")
-    fashion_mnist.fetch([str(dataset_dir)], root)
+    download.fetch([str(dataset_dir)], root)
     return root
 
 
@@ -78,7 +80,11 @@ def quick_params(base: dict[str, Any], **model_overrides: Any) -> dict[str, Any]
     p["data"]["limit"] = 256
     p["device"] = "cpu"
     p["seeds"] = [1]
-    for name in p["models"]:
+    p["judge"].update(seeds=[1], epochs=1)
+    p["latent_map"]["grid"] = 5
+    p["paths"].update(pairs=20, steps=4, shown=2)
+    p["evaluate"]["iw_samples"] = 5
+    for name in MODELS:
         p[name].update(epochs=1, batch_size=64)
         p[name].update(model_overrides)
     return p
@@ -86,7 +92,8 @@ def quick_params(base: dict[str, Any], **model_overrides: Any) -> dict[str, Any]
 
 @pytest.fixture
 def stage_dir(tmp_path: Path, raw_root: Path, repo_params: dict[str, Any]) -> Path:
-    """A scratch repository: copies of latentlab/ and stages/, quick params, the data linked in.
+    """A scratch repository: copies of latentlab/, stages/ and dvc.yaml (which declares the
+    models), quick params, the data linked in.
 
     Write another params.yaml into it to change the params; remove data/ to simulate a train
     stage run before the download stage.
@@ -94,6 +101,7 @@ def stage_dir(tmp_path: Path, raw_root: Path, repo_params: dict[str, Any]) -> Pa
     ignore = shutil.ignore_patterns("__pycache__")
     shutil.copytree(REPO / "latentlab", tmp_path / "latentlab", ignore=ignore)
     shutil.copytree(REPO / "stages", tmp_path / "stages", ignore=ignore)
+    shutil.copy2(REPO / "dvc.yaml", tmp_path / "dvc.yaml")
     write_params(tmp_path, quick_params(repo_params))
     (tmp_path / "data").mkdir()
     (tmp_path / "data" / "raw").symlink_to(raw_root, target_is_directory=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import math
 import os
 import pickle
 import time
@@ -12,9 +13,10 @@ import numpy as np
 import pytest
 import torch
 
-from latentlab import artifacts, checkpoints
-from latentlab.errors import UserError
-from latentlab.models import build_model
+from latentlab.core import artifacts
+from latentlab.core.errors import UserError
+from latentlab.nn import checkpoints
+from latentlab.nn.models import build_model
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
@@ -66,6 +68,41 @@ def test_atomic_path_replaces_on_success(tmp_path):
     assert listing(tmp_path) == ["out.txt"]
 
 
+@pytest.mark.parametrize(
+    "stale",
+    [".out.json.abc123.tmp", ".out.json.x.tmp", ".out.json..tmp"],
+)
+def test_atomic_path_removes_a_stale_temporary_file_of_the_same_target(tmp_path, stale):
+    """A write killed by SIGKILL leaves `.<name>.*.tmp`; the next write of `<name>` removes it."""
+    (tmp_path / stale).write_text("half of a killed write")
+    artifacts.write_json(tmp_path / "out.json", {"a": 1})
+    assert listing(tmp_path) == ["out.json"]
+
+
+def test_atomic_path_keeps_other_files_temporaries_and_escapes_the_name(tmp_path):
+    kept = [
+        ".other.json.abc.tmp",  # another file's
+        ".out.jsonx.abc.tmp",  # a name that only starts like ours
+        ".out.json.abc.tmp.bak",
+        "out.json.abc.tmp",  # not hidden: not one of ours
+        ".a1.json.abc.tmp",  # would match `.a[1].json.*.tmp` read as a glob class
+    ]
+    for name in kept:
+        (tmp_path / name).write_text("x")
+    (tmp_path / ".a[1].json.abc.tmp").write_text("stale")
+    artifacts.write_bytes(tmp_path / "out.json", b"{}")
+    artifacts.write_bytes(tmp_path / "a[1].json", b"{}")
+    assert listing(tmp_path) == sorted([*kept, "out.json", "a[1].json"])
+
+
+def test_atomic_path_removes_the_stale_file_even_when_the_new_write_fails(tmp_path):
+    (tmp_path / ".out.bin.dead.tmp").write_bytes(b"x")
+    with pytest.raises(RuntimeError), artifacts.atomic_path(tmp_path / "out.bin") as tmp:
+        assert tmp.name.startswith(".out.bin.") and tmp.name.endswith(".tmp")
+        raise RuntimeError
+    assert listing(tmp_path) == []
+
+
 def test_written_files_get_the_usual_permissions(tmp_path):
     plain = tmp_path / "plain"
     plain.write_bytes(b"x")
@@ -91,15 +128,54 @@ def test_json_and_csv_round_trip(tmp_path):
         artifacts.read_csv(tmp_path / "none.csv")
 
 
+@pytest.mark.parametrize(
+    ("payload", "key"),
+    [
+        ({"loss": float("nan")}, "loss"),
+        ({"a": 1.0, "b": {"c": [0.5, float("inf")]}}, "b.c.1"),
+        ({"seed1": {"lab": {"precision": [0.9, 0.8, -math.inf]}}}, "seed1.lab.precision.2"),
+        ({"x": [{"y": 1}, {"z": float("nan")}]}, "x.1.z"),
+        ({"v": np.float64("nan")}, "v"),  # numpy's float64 is a float: it is caught too
+    ],
+    ids=["top", "nested-list", "per-judge", "list-of-dicts", "numpy"],
+)
+def test_write_json_refuses_nan_and_infinity_naming_the_key(tmp_path, payload, key):
+    target = tmp_path / "m.json"
+    target.write_text('{"old": 1}\n')
+    with pytest.raises(UserError) as info:
+        artifacts.write_json(target, payload)
+    message = str(info.value)
+    assert message.startswith(f"{target}: {key} came out NaN or infinite")
+    assert "nothing was written" in message and "\n" not in message
+    assert target.read_text() == '{"old": 1}\n'  # the old file stays, whole
+    assert listing(tmp_path) == ["m.json"]  # and no temporary file
+    with pytest.raises(UserError):
+        artifacts.write_json(tmp_path / "new.json", payload)
+    assert not (tmp_path / "new.json").exists()
+
+
+def test_write_json_accepts_finite_extremes(tmp_path):
+    payload = {"big": 1.7976931348623157e308, "tiny": 5e-324, "neg": -1e300, "ints": [10**20]}
+    artifacts.write_json(tmp_path / "m.json", payload)
+    assert artifacts.read_json(tmp_path / "m.json") == payload
+
+
+def test_write_json_refuses_nan_inside_a_tuple(tmp_path):
+    with pytest.raises(UserError, match=r"center\.1 came out NaN"):
+        artifacts.write_json(tmp_path / "m.json", {"center": (0.0, float("nan"))})
+    assert listing(tmp_path) == []
+
+
 # .npz archives
 
 
-def test_save_arrays_is_byte_reproducible_and_round_trips(tmp_path):
+def test_save_arrays_is_byte_reproducible_and_round_trips(tmp_path, monkeypatch):
     z = np.linspace(-4, 4, 21 * 21 * 2, dtype=np.float32).reshape(21, 21, 2)
     tiles = np.random.default_rng(0).random((21, 21, 28, 28), dtype=np.float32)
     labels = np.arange(10, dtype=np.int64)
     artifacts.save_arrays(tmp_path / "a.npz", z=z, tiles=tiles, labels=labels)
-    time.sleep(1.1)  # a timestamp in the archive would now differ
+    now = time.time()
+    monkeypatch.setattr(time, "time", lambda: now + 86400)  # a day later: a timestamp would differ
     artifacts.save_arrays(tmp_path / "b.npz", z=z.copy(), tiles=tiles.copy(), labels=labels.copy())
     assert (tmp_path / "a.npz").read_bytes() == (tmp_path / "b.npz").read_bytes()
     got_z, got_tiles, got_labels = artifacts.load_arrays(tmp_path / "a.npz", "z", "tiles", "labels")

@@ -1,9 +1,11 @@
-"""dvc.yaml lists, for every stage, all the library code its script imports."""
+"""dvc.yaml against the code: deps match imports, outs match latentlab.core.paths, and nothing
+from params.yaml is interpolated into a command or a path."""
 
 from __future__ import annotations
 
 import ast
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -11,10 +13,25 @@ from pathlib import Path
 import pytest
 import yaml
 
+from latentlab.core import paths
+
 REPO = Path(__file__).resolve().parents[1]
-STAGES = yaml.safe_load((REPO / "dvc.yaml").read_text())["stages"]
-# Imported by every stage, and left out of their deps: it holds a docstring and nothing else.
-PACKAGE = "latentlab/__init__.py"
+PIPELINE = yaml.safe_load((REPO / "dvc.yaml").read_text())
+STAGES = PIPELINE["stages"]
+MODELS = next(v["models"] for v in PIPELINE["vars"] if "models" in v)
+CODE = ("latentlab", "stages")
+
+
+def resolved(name: str) -> dict[str, tuple[str, dict]]:
+    """Each concrete stage (train@vae, ...) of a dvc.yaml entry: its model and definition."""
+    entry = STAGES[name]
+    if "foreach" not in entry:
+        return {name: ("", entry)}
+    text = yaml.safe_dump(entry["do"])
+    return {f"{name}@{m}": (m, yaml.safe_load(text.replace("${item}", m))) for m in MODELS}
+
+
+CONCRETE = {k: v for name in STAGES for k, v in resolved(name).items()}
 
 
 def imported_files(module: str) -> set[str]:
@@ -28,18 +45,108 @@ def imported_files(module: str) -> set[str]:
         [sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True
     ).stdout
     files = {Path(f).resolve() for f in json.loads(out)}
-    return {f.relative_to(REPO).as_posix() for f in files if f.is_relative_to(REPO / "latentlab")
-            or f.is_relative_to(REPO / "stages")}
+    return {
+        f.relative_to(REPO).as_posix()
+        for f in files
+        if any(f.is_relative_to(REPO / top) for top in CODE)
+    }
 
 
-@pytest.mark.parametrize("stage", sorted(STAGES))
-def test_stage_depends_on_every_file_it_imports(stage: str) -> None:
-    module = STAGES[stage]["cmd"].split()[2]  # python -m stages.<name> ...
-    missing = imported_files(module) - set(STAGES[stage]["deps"]) - {PACKAGE}
+def docstring_only(path: Path) -> bool:
+    """Whether a module holds a docstring and nothing else (a change to it changes no result)."""
+    body = ast.parse(path.read_text()).body
+    return all(isinstance(n, ast.Expr) and isinstance(n.value, ast.Constant) for n in body)
+
+
+def code_deps(definition: dict) -> list[str]:
+    return [d for d in definition["deps"] if d.split("/")[0] in CODE]
+
+
+@pytest.mark.parametrize("stage", sorted(CONCRETE))
+def test_code_deps_are_exactly_what_the_stage_imports(stage: str) -> None:
+    _, definition = CONCRETE[stage]
+    module = definition["cmd"].split()[2]  # python -m stages.<name> ...
+    imported = imported_files(module)
+    declared = code_deps(definition)
+    covered = {f for f in imported for d in declared if f == d or f.startswith(d + "/")}
+    # A package's __init__.py that holds only a docstring cannot change a result.
+    missing = {f for f in imported - covered if not docstring_only(REPO / f)}
     assert not missing, f"{stage} imports {sorted(missing)} but dvc.yaml does not list them"
+    for dep in declared:
+        if (REPO / dep).is_dir():
+            assert any(f.startswith(dep + "/") for f in imported), (
+                f"{stage} lists the folder {dep} but imports nothing from it"
+            )
+        else:
+            assert dep in imported, f"{stage} lists {dep} but never imports it"
 
 
-def test_the_package_file_holds_no_code() -> None:
-    """Why PACKAGE may be left out of the deps: a change to it cannot change a result."""
-    body = ast.parse((REPO / PACKAGE).read_text()).body
-    assert all(isinstance(n, ast.Expr) and isinstance(n.value, ast.Constant) for n in body)
+@pytest.mark.parametrize("stage", sorted(CONCRETE))
+def test_outs_are_where_the_code_writes(stage: str) -> None:
+    model, definition = CONCRETE[stage]
+    declared = {}
+    for section in ("outs", "metrics", "plots"):
+        for out in definition.get(section, []):
+            path, props = next(iter(out.items())) if isinstance(out, dict) else (out, {})
+            declared[path] = props.get("cache", True)
+    assert declared == paths.stage_outputs(stage.split("@")[0], model)
+
+
+def _within(path: str, folder: str) -> bool:
+    return path == folder or path.startswith(folder + "/")
+
+
+def test_every_stage_is_downstream_of_validation() -> None:
+    """So a full `dvc repro` or `dvc exp run` meets a bad param before any stage runs."""
+    writers = {
+        out: stage
+        for stage, (model, _) in CONCRETE.items()
+        for out in paths.stage_outputs(stage.split("@")[0], model)
+    }
+    for stage in CONCRETE:
+        seen: set[str] = set()
+        todo = [stage]
+        while todo:
+            current = todo.pop()
+            if current in seen:
+                continue
+            seen.add(current)
+            for dep in CONCRETE[current][1]["deps"]:
+                todo += [w for out, w in writers.items() if _within(out, dep) or _within(dep, out)]
+        assert "validate" in seen, f"{stage} does not wait for validate"
+
+
+def test_nothing_from_params_is_interpolated() -> None:
+    """Only dvc.yaml's own vars (the model names) and foreach's item reach commands and paths."""
+    text = (REPO / "dvc.yaml").read_text()
+    assert set(re.findall(r"\$\{([^}]*)\}", text)) == {"item", "models"}
+    assert all(isinstance(v, dict) for v in PIPELINE["vars"]), "vars must not name a file"
+    params = yaml.safe_load((REPO / "params.yaml").read_text())
+    assert "models" not in params
+
+
+def test_declared_models_are_plain_names_with_params_sections() -> None:
+    params = yaml.safe_load((REPO / "params.yaml").read_text())
+    for name in MODELS:
+        assert name.isidentifier() and name in params
+
+
+def test_the_readme_shows_the_current_dag() -> None:
+    """The README's Mermaid graph is what `dvc dag --mermaid` prints for this dvc.yaml."""
+    dag = subprocess.run(
+        [sys.executable, "-m", "dvc", "dag", "--mermaid"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    readme = (REPO / "README.md").read_text()
+    block = readme.split("```mermaid\n", 1)[1].split("```", 1)[0].strip()
+    assert block == dag, "README.md's graph is stale: paste `dvc dag --mermaid` into it"
+
+
+def test_the_quick_loop_shortens_every_declared_model() -> None:
+    """`make quick` sets one epoch for each model dvc.yaml declares."""
+    makefile = (REPO / "Makefile").read_text()
+    for name in MODELS:
+        assert f"-S {name}.epochs=1" in makefile, name

@@ -1,6 +1,8 @@
-"""Issue "bad data": fetching verifies every file, skips a bad source, and says how to get the data.
+"""Issue "bad data": fetching verifies every file, skips a bad source, and says how to get the data;
+reading verifies the files again, so that a file damaged in place after the download is refused.
 
-The bad files are built from the real ones. Most cases damage a label file and restrict the set
+Fetching is latentlab/download.py, reading latentlab/core/fashion_mnist.py. The bad files are built
+from the real ones. Most cases damage a label file and restrict the set
 of files to the two label files (real sizes and checksums), so that each case costs milliseconds;
 test_full_fetch_* run the same rules over all four files.
 """
@@ -9,6 +11,7 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import os
 import shutil
 import sys
 import zlib
@@ -17,9 +20,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from latentlab import fashion_mnist
-from latentlab.errors import UserError
-from latentlab.fashion_mnist import FILES, raw_dir
+from latentlab import download
+from latentlab.core import fashion_mnist
+from latentlab.core.errors import UserError
+from latentlab.core.fashion_mnist import FILES, raw_dir
 
 TRAIN_LABELS = "train-labels-idx1-ubyte"
 TEST_LABELS = "t10k-labels-idx1-ubyte"
@@ -67,8 +71,8 @@ def flipped(data: bytes, pos: int) -> bytes:
 
 @pytest.fixture
 def labels_only(monkeypatch):
-    """Restrict the dataset to its two label files (real names, sizes and checksums)."""
-    monkeypatch.setattr(fashion_mnist, "FILES", LABEL_FILES)
+    """Restrict the download to the two label files (real names, sizes and checksums)."""
+    monkeypatch.setattr(download, "FILES", LABEL_FILES)
 
 
 @pytest.fixture
@@ -144,8 +148,8 @@ def test_bad_file_is_never_written_and_the_next_source_is_used(
         seen_between.append(everything_in(dest_dir))
         return False
 
-    monkeypatch.setattr(fashion_mnist, "_fetch_with_torchvision", probe)
-    winner = fashion_mnist.fetch([str(bad_labels), "torchvision", str(good_labels)], root)
+    monkeypatch.setattr(download, "_fetch_with_torchvision", probe)
+    winner = download.fetch([str(bad_labels), download.TORCHVISION_SOURCE, str(good_labels)], root)
     assert winner == str(good_labels)
     # after the bad folder: its good file may be there, the bad one never (nor a temporary file)
     assert seen_between == [[TEST_LABELS]]
@@ -161,7 +165,7 @@ def test_only_bad_sources_is_a_user_error_that_says_what_to_do(
     root = tmp_path / "root"
     missing = tmp_path / "nowhere"
     with pytest.raises(UserError) as info:
-        fashion_mnist.fetch([str(bad_labels), str(missing), "torchvision"], root)
+        download.fetch([str(bad_labels), str(missing), "torchvision"], root)
     message = str(info.value)
     for tried in (str(bad_labels), str(missing), "torchvision"):
         assert tried in message
@@ -173,24 +177,24 @@ def test_only_bad_sources_is_a_user_error_that_says_what_to_do(
 
 def test_unimportable_torchvision_is_skipped(labels_only, good_labels, tmp_path, monkeypatch):
     monkeypatch.setitem(sys.modules, "torchvision", None)
-    winner = fashion_mnist.fetch(["torchvision", str(good_labels)], tmp_path / "root")
+    winner = download.fetch(["torchvision", str(good_labels)], tmp_path / "root")
     assert winner == str(good_labels)
 
 
 def test_plain_files_are_accepted_and_gz_preferred(labels_only, raw_bytes, tmp_path, dataset_dir):
     plain = make_source(tmp_path / "plain", {n: raw_bytes[n] for n in (TRAIN_LABELS, TEST_LABELS)})
     root = tmp_path / "root"
-    assert fashion_mnist.fetch([str(plain)], root) == str(plain)
+    assert download.fetch([str(plain)], root) == str(plain)
     for f in LABEL_FILES:
         assert (raw_dir(root) / f.name).read_bytes() == raw_bytes[f.name]
     # a corrupt .gz beside a good plain file: the plain one is used
     (plain / f"{TRAIN_LABELS}.gz").write_bytes(b"\x1f\x8b broken")
-    assert fashion_mnist.fetch([str(plain)], tmp_path / "root2") == str(plain)
+    assert download.fetch([str(plain)], tmp_path / "root2") == str(plain)
 
 
 def test_fetched_files_get_the_usual_permissions(labels_only, good_labels, tmp_path):
     root = tmp_path / "root"
-    fashion_mnist.fetch([str(good_labels)], root)
+    download.fetch([str(good_labels)], root)
     reference = tmp_path / "reference"
     reference.write_bytes(b"")
     for f in LABEL_FILES:
@@ -202,7 +206,7 @@ def test_full_fetch_from_a_folder_copy(raw_root, tmp_path, dataset_dir):
     copy = tmp_path / "copy"
     shutil.copytree(dataset_dir, copy)
     root = tmp_path / "root"
-    assert fashion_mnist.fetch([str(copy)], root) == str(copy)
+    assert download.fetch([str(copy)], root) == str(copy)
     assert everything_in(raw_dir(root)) == sorted(f.name for f in FILES)
     for f in FILES:
         assert fashion_mnist.file_matches(raw_dir(root) / f.name, f)
@@ -221,7 +225,7 @@ def test_full_fetch_skips_a_source_with_one_wrong_file(tmp_path, dataset_dir, ra
         },
     )
     root = tmp_path / "root"
-    assert fashion_mnist.fetch([str(bad), str(dataset_dir)], root) == str(dataset_dir)
+    assert download.fetch([str(bad), str(dataset_dir)], root) == str(dataset_dir)
     for f in FILES:
         assert md5((raw_dir(root) / f.name).read_bytes()) == f.md5
 
@@ -260,17 +264,121 @@ def test_load_split_before_download_names_the_file(tmp_path):
     assert "dvc repro download" in message
 
 
-def test_load_split_refuses_a_damaged_file(tmp_path, raw_bytes):
+def test_torchvision_source_is_the_name_params_yaml_uses(repo_params):
+    assert download.TORCHVISION_SOURCE == "torchvision"
+    assert download.TORCHVISION_SOURCE in repo_params["data"]["sources"]
+
+
+TEST_IMAGES = "t10k-images-idx3-ubyte"
+
+
+@pytest.fixture
+def test_split_copy(tmp_path, raw_root) -> Path:
+    """A root holding copies of the two test-split files (the training files are left out)."""
+    folder = raw_dir(tmp_path / "copy")
+    folder.mkdir(parents=True)
+    for name in (TEST_IMAGES, TEST_LABELS):
+        shutil.copyfile(raw_dir(raw_root) / name, folder / name)
+    return tmp_path / "copy"
+
+
+def flip_in_place(path: Path, pos: int) -> None:
+    """Flip one byte of a file where it lies (same size), and move its mtime on by a second."""
+    before = path.stat()
+    with path.open("r+b") as f:
+        f.seek(pos)
+        byte = f.read(1)[0]
+        f.seek(pos)
+        f.write(bytes([byte ^ 0x01]))
+    os.utime(path, ns=(before.st_atime_ns, before.st_mtime_ns + 1_000_000_000))
+    assert path.stat().st_size == before.st_size
+
+
+@pytest.mark.parametrize(
+    ("name", "pos"),
+    [(TEST_IMAGES, 16 + 784 * 123 + 400), (TEST_LABELS, 8 + 77)],
+    ids=["images", "labels"],
+)
+def test_load_split_refuses_a_file_damaged_in_place(test_split_copy, raw_bytes, name, pos):
+    """A flipped pixel or label keeps a valid IDX file of the right size: only the MD5 tells."""
+    images, labels = fashion_mnist.load_split(test_split_copy, "test")  # verified, and cached
+    np.testing.assert_array_equal(labels[:5], np.frombuffer(raw_bytes[TEST_LABELS][8:13], "u1"))
+    path = raw_dir(test_split_copy) / name
+    flip_in_place(path, pos)
+    with pytest.raises(UserError) as info:
+        fashion_mnist.load_split(test_split_copy, "test", 10)
+    message = str(info.value)
+    assert str(path) in message
+    assert "does not match the published MD5" in message
+    assert "dvc checkout" in message and "dvc repro --force download" in message
+    assert "\n" not in message
+    # restored (as `dvc checkout` would), the same file loads again, equal to the original
+    path.write_bytes(raw_bytes[name])
+    again_images, again_labels = fashion_mnist.load_split(test_split_copy, "test")
+    np.testing.assert_array_equal(again_images, images)
+    np.testing.assert_array_equal(again_labels, labels)
+
+
+def test_load_split_refuses_a_damaged_file_never_read_before(test_split_copy):
+    path = raw_dir(test_split_copy) / TEST_LABELS
+    flip_in_place(path, 8 + 9999)  # the last label
+    with pytest.raises(UserError, match=rf"{TEST_LABELS} does not match the published MD5"):
+        fashion_mnist.load_split(test_split_copy, "test")
+
+
+def test_load_split_checks_each_file_once_per_process(test_split_copy, monkeypatch):
+    real_md5 = hashlib.md5
+    calls: list[int] = []
+
+    def counting_md5(*args, **kwargs):
+        calls.append(1)
+        return real_md5(*args, **kwargs)
+
+    monkeypatch.setattr(fashion_mnist.hashlib, "md5", counting_md5)
+    fashion_mnist.load_split(test_split_copy, "test", 5)
+    assert len(calls) == 2  # both files of the split
+    fashion_mnist.load_split(test_split_copy, "test")
+    assert len(calls) == 2  # unchanged files: not hashed again
+    labels = raw_dir(test_split_copy) / TEST_LABELS
+    before = labels.stat()
+    os.utime(labels, ns=(before.st_atime_ns, before.st_mtime_ns + 1_000_000_000))  # touched
+    fashion_mnist.load_split(test_split_copy, "test")
+    assert len(calls) == 3  # the touched file is checked again, the other one not
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        pytest.param(lambda raw: raw[TEST_IMAGES][: 16 + 784 * 10 + 5], id="truncated"),
+        pytest.param(lambda raw: raw[TEST_LABELS], id="labels-where-images-belong"),
+        pytest.param(lambda raw: b"\x00\x00", id="two-bytes"),
+        pytest.param(lambda raw: b"", id="empty"),
+    ],
+)
+def test_load_split_refuses_a_wrong_file(tmp_path, raw_bytes, content):
     folder = raw_dir(tmp_path)
     folder.mkdir(parents=True)
     (folder / TEST_LABELS).write_bytes(raw_bytes[TEST_LABELS])
-    images = "t10k-images-idx3-ubyte"
-    (folder / images).write_bytes(raw_bytes[images][: 16 + 784 * 10 + 5])  # a truncated copy
-    with pytest.raises(UserError, match=r"t10k-images-idx3-ubyte is truncated or corrupt"):
+    (folder / TEST_IMAGES).write_bytes(content(raw_bytes))
+    with pytest.raises(UserError) as info:
         fashion_mnist.load_split(tmp_path, "test")
-    (folder / images).write_bytes(raw_bytes[TEST_LABELS])  # labels where images belong
-    with pytest.raises(UserError, match=r"t10k-images-idx3-ubyte is not an IDX file"):
-        fashion_mnist.load_split(tmp_path, "test")
-    (folder / images).write_bytes(b"\x00\x00")
-    with pytest.raises(UserError, match="t10k-images-idx3-ubyte"):
-        fashion_mnist.load_split(tmp_path, "test")
+    message = str(info.value)
+    assert str(folder / TEST_IMAGES) in message
+    assert "does not match the published MD5 of t10k-images-idx3-ubyte" in message
+
+
+def test_idx_parser_refuses_what_is_not_idx(tmp_path, raw_bytes):
+    """The IDX reader behind the checksum (reached only by files that pass it)."""
+    path = tmp_path / "file"
+    labels = np.frombuffer(raw_bytes[TEST_LABELS], dtype=np.uint8)
+    parsed = fashion_mnist._parse_idx(labels, 0x00000801, path)
+    assert parsed.shape == (10000,) and parsed.dtype == np.uint8
+    with pytest.raises(UserError, match="is not an IDX file"):
+        fashion_mnist._parse_idx(labels, 0x00000803, path)
+    with pytest.raises(UserError, match="is truncated or corrupt"):
+        fashion_mnist._parse_idx(labels[:-1], 0x00000801, path)
+    with pytest.raises(UserError, match="is not an IDX file"):
+        fashion_mnist._parse_idx(labels[:2], 0x00000801, path)
+    images = np.frombuffer(raw_bytes[TEST_IMAGES], dtype=np.uint8)
+    with pytest.raises(UserError, match="is truncated or corrupt"):
+        fashion_mnist._parse_idx(images[:10], 0x00000803, path)

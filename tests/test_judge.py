@@ -1,4 +1,5 @@
-"""The judge classifier: its shapes, its determinism, and that it recognises real images."""
+"""The judge classifier: its shapes, its features, its determinism, that it recognises real
+images, and how the trained judges are loaded and asked (latentlab/judge/)."""
 
 from __future__ import annotations
 
@@ -8,56 +9,114 @@ import numpy as np
 import pytest
 import torch
 
-from latentlab import fashion_mnist as fm
-from latentlab.judge import Judge, accuracy, predict_proba, train_judge
-from latentlab.measures import tile_class_summary
+from latentlab.analysis.measures import class_histogram, classes_present
+from latentlab.core import fashion_mnist as fm
+from latentlab.core import paths
+from latentlab.core.errors import UserError
+from latentlab.judge.network import (
+    N_CLASSES,
+    Judge,
+    accuracy,
+    judge_all,
+    judge_images,
+    load_judges,
+    predict_proba,
+)
+from latentlab.judge.training import train_judge
+from latentlab.nn.checkpoints import save_weights
 
-SYSTEM_COPY = Path("/usr/share/datasets/fashion-mnist")
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
+
 BAG = fm.CLASSES.index("Bag")  # its few mistakes scatter over many classes, not pile onto one
 
 
 @pytest.fixture(scope="module")
-def fashion_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A root holding the four verified Fashion-MNIST files, from the Debian package's copy."""
-    if not SYSTEM_COPY.is_dir():
-        pytest.skip(f"{SYSTEM_COPY} is missing (`apt-get install dataset-fashion-mnist`)")
-    root = tmp_path_factory.mktemp("fashion-mnist")
-    fm.fetch([str(SYSTEM_COPY)], root)
-    return root
-
-
-@pytest.fixture(scope="module")
-def brief_judge(fashion_root: Path) -> Judge:
-    """A judge trained for two epochs on the first 20,000 training images (a few seconds)."""
-    images, labels = fm.load_split(fashion_root, "train", limit=20000)
-    model, _ = train_judge(
-        images, labels, epochs=2, batch_size=128, lr=1e-3, seed=0, channels=16, progress=False
-    )
+def brief_judge(raw_root: Path) -> Judge:
+    """A judge trained for two epochs on the first 12,000 training images (a few seconds)."""
+    images, labels = fm.load_split(raw_root, "train", limit=12000)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # a module fixture starts before one_torch_thread does
+    try:
+        model, _ = train_judge(
+            images, labels, epochs=2, batch_size=128, lr=2e-3, seed=0, channels=8, progress=False
+        )
+    finally:
+        torch.set_num_threads(threads)
     return model
 
 
+def random_judge(channels: int = 4, seed: int = 0) -> Judge:
+    torch.manual_seed(seed)
+    return Judge(channels=channels).eval()
+
+
 def test_logits_have_one_row_per_image_and_ten_columns() -> None:
-    model = Judge(channels=4)
-    assert model(torch.rand(3, 1, 28, 28)).shape == (3, 10)
+    model = random_judge()
+    assert model(torch.rand(3, 1, 28, 28)).shape == (3, N_CLASSES)
     probs = predict_proba(model, np.random.default_rng(0).random((5, 784)))
     assert probs.shape == (5, 10)
     assert probs.sum(axis=1) == pytest.approx(np.ones(5), abs=1e-5)
 
 
+@pytest.mark.parametrize("channels", [1, 4, 16])
+def test_embed_gives_the_penultimate_features(channels: int) -> None:
+    model = random_judge(channels)
+    x = torch.rand(6, 1, 28, 28, generator=torch.Generator().manual_seed(1))
+    with torch.no_grad():
+        features = model.embed(x)
+        assert features.shape == (6, 8 * channels)
+        assert torch.all(features >= 0)  # after the hidden layer's ReLU
+        # the logits are the last layer applied to those features
+        torch.testing.assert_close(model(x), model.classifier[-1](features))
+
+
+def test_judge_images_agrees_with_predict_proba_and_embed() -> None:
+    model = random_judge(4, seed=2)
+    images = np.random.default_rng(3).integers(0, 256, size=(25, 28, 28), dtype=np.uint8)
+    probs, features = judge_images(model, images, batch_size=7)  # four batches, the last short
+    assert probs.shape == (25, 10) and features.shape == (25, 32)
+    assert probs.dtype == np.float32 and features.dtype == np.float32
+    np.testing.assert_allclose(probs, predict_proba(model, images), rtol=1e-5, atol=1e-6)
+    with torch.no_grad():
+        expected = model.embed(torch.as_tensor(images, dtype=torch.float32)[:, None] / 255)
+    np.testing.assert_allclose(features, expected.numpy(), rtol=1e-5, atol=1e-5)
+    one_batch_probs, one_batch_features = judge_images(model, images)
+    np.testing.assert_allclose(one_batch_probs, probs, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(one_batch_features, features, rtol=1e-5, atol=1e-5)
+
+
+def test_judge_images_of_no_images() -> None:
+    probs, features = judge_images(random_judge(4), np.zeros((0, 28, 28), dtype=np.float32))
+    assert probs.shape == (0, 10) and features.shape == (0, 32)
+    assert predict_proba(random_judge(4), np.zeros((0, 784), np.float32)).shape == (0, 10)
+
+
+def test_judge_images_puts_a_training_judge_in_eval_mode() -> None:
+    """Batch norm and dropout in training mode would make the answers depend on the batch."""
+    model = random_judge(4)
+    model.train()
+    images = np.random.default_rng(4).random((10, 784)).astype(np.float32)
+    first = judge_images(model, images)
+    assert not model.training
+    second = judge_images(model, images[:3])
+    np.testing.assert_allclose(second[0], first[0][:3], rtol=1e-5, atol=1e-6)
+
+
 def test_uint8_and_float_images_give_the_same_probabilities() -> None:
-    torch.manual_seed(0)
-    model = Judge(channels=4)
+    model = random_judge(4)
     images = np.random.default_rng(1).integers(0, 256, size=(6, 28, 28), dtype=np.uint8)
     from_bytes = predict_proba(model, images)
     from_floats = predict_proba(model, (images / 255.0).astype(np.float32).reshape(6, 784))
     np.testing.assert_allclose(from_bytes, from_floats, atol=1e-6)
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="uint8"):
         predict_proba(model, images.astype(np.int64))
+    with pytest.raises(ValueError, match="uint8"):
+        judge_images(model, images.astype(np.int64))
 
 
-def test_training_is_deterministic_for_a_seed(fashion_root: Path) -> None:
-    images, labels = fm.load_split(fashion_root, "train", limit=2000)
-    kwargs = {"epochs": 2, "batch_size": 128, "lr": 1e-3, "channels": 8, "progress": False}
+def test_training_is_deterministic_for_a_seed(raw_root: Path) -> None:
+    images, labels = fm.load_split(raw_root, "train", limit=1000)
+    kwargs = {"epochs": 2, "batch_size": 128, "lr": 1e-3, "channels": 4, "progress": False}
     first, history = train_judge(images, labels, seed=3, **kwargs)
     second, history_again = train_judge(images, labels, seed=3, **kwargs)
     other, _ = train_judge(images, labels, seed=4, **kwargs)
@@ -67,19 +126,56 @@ def test_training_is_deterministic_for_a_seed(fashion_root: Path) -> None:
     assert history == history_again
     assert [row["epoch"] for row in history] == [1, 2]
     assert history[1]["loss"] < history[0]["loss"]
+    assert not first.training
 
 
-def test_brief_judge_beats_chance_by_far(fashion_root: Path, brief_judge: Judge) -> None:
-    images, labels = fm.load_split(fashion_root, "test")
+def test_brief_judge_beats_chance_by_far(raw_root: Path, brief_judge: Judge) -> None:
+    images, labels = fm.load_split(raw_root, "test")
     assert accuracy(brief_judge, images, labels) > 0.8
 
 
-def test_mosaic_of_one_class_yields_that_class_alone(
-    fashion_root: Path, brief_judge: Judge
-) -> None:
-    images, labels = fm.load_split(fashion_root, "test")
+def test_mosaic_of_one_class_yields_that_class_alone(raw_root: Path, brief_judge: Judge) -> None:
+    images, labels = fm.load_split(raw_root, "test")
     tiles = images[labels == BAG][:441]
-    summary = tile_class_summary(predict_proba(brief_judge, tiles), min_tiles=5)
-    assert summary["classes_present"] == 1
-    assert summary["histogram"][BAG] == max(summary["histogram"])
-    assert summary["histogram"][BAG] > 0.9 * 441
+    probs, features = judge_images(brief_judge, tiles)
+    realistic = np.ones(len(tiles), dtype=bool)
+    assert classes_present(probs, realistic, min_confidence=0.5, min_tiles=5) == 1
+    histogram = class_histogram(probs)
+    assert histogram[BAG] == max(histogram)
+    assert histogram[BAG] > 0.9 * 441
+    assert features.shape == (441, 64)
+
+
+def test_features_of_real_images_group_by_class(raw_root: Path, brief_judge: Judge) -> None:
+    """The feature space the realism measures use: an image is nearer its own class's mean."""
+    images, labels = fm.load_split(raw_root, "test", limit=2000)
+    _, features = judge_images(brief_judge, images)
+    means = np.stack([features[labels == c].mean(axis=0) for c in range(10)])
+    nearest = np.argmin(((features[:, None, :] - means[None]) ** 2).sum(-1), axis=1)
+    assert np.mean(nearest == labels) > 0.7
+
+
+def test_load_judges_reads_each_seed_s_weights(tmp_path, monkeypatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    saved = {seed: random_judge(4, seed) for seed in (1, 5)}
+    for seed, model in saved.items():
+        save_weights(model, paths.judge_weights(seed))
+    assert (tmp_path / "runs" / "judge" / "models" / "seed5.pt").is_file()
+    judges = load_judges([5, 1], 4, torch.device("cpu"))
+    assert len(judges) == 2
+    for judge, seed in zip(judges, [5, 1], strict=True):
+        assert not judge.training
+        for key, value in saved[seed].state_dict().items():
+            assert torch.equal(judge.state_dict()[key], value), (seed, key)
+    images = np.random.default_rng(0).random((3, 784)).astype(np.float32)
+    answers = judge_all(judges, images)
+    assert len(answers) == 2
+    for (probs, features), seed in zip(answers, [5, 1], strict=True):
+        expected_probs, expected_features = judge_images(saved[seed], images)
+        np.testing.assert_allclose(probs, expected_probs, rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(features, expected_features, rtol=1e-5, atol=1e-6)
+    assert not np.allclose(answers[0][1], answers[1][1])  # two judges, two answers
+    with pytest.raises(UserError, match=r"seed2\.pt is missing"):
+        load_judges([1, 2], 4, torch.device("cpu"))
+    with pytest.raises(UserError, match="does not hold weights for this model's params"):
+        load_judges([1], 8, torch.device("cpu"))  # judge.channels changed since training

@@ -1,4 +1,5 @@
-"""Known answers of the latent-space and mosaic measures on constructed inputs."""
+"""Known answers of the latent-space and mosaic measures (latentlab/analysis/measures.py) and of the
+evaluate stage's k-NN vote and class examples (latentlab/evaluation.py) on constructed inputs."""
 
 from __future__ import annotations
 
@@ -6,8 +7,12 @@ import math
 
 import numpy as np
 import pytest
+import torch
 
-from latentlab import measures
+from latentlab import evaluation
+from latentlab.analysis import measures
+from latentlab.nn.models import build_model
+from latentlab.nn.runtime import as_pixels
 
 
 def test_in_square_fraction_counts_the_boundary_as_inside() -> None:
@@ -17,41 +22,43 @@ def test_in_square_fraction_counts_the_boundary_as_inside() -> None:
     assert measures.in_square_fraction(codes, 0.5) == pytest.approx(0.2)
 
 
-def test_code_extent_gives_per_dimension_percentiles() -> None:
-    steps = np.arange(101, dtype=np.float64)
-    codes = np.stack([steps, -10.0 * steps], axis=1)
-    extent = measures.code_extent(codes)
-    assert extent["p1"] == pytest.approx([1.0, -990.0])
-    assert extent["p99"] == pytest.approx([99.0, -10.0])
-    assert all(isinstance(v, float) for v in extent["p1"] + extent["p99"])
+def test_in_square_fraction_about_a_centre() -> None:
+    codes = np.array([[10.0, -5.0], [11.0, -4.0], [12.0, -5.0], [9.5, -6.0]])
+    assert measures.in_square_fraction(codes, 1.0, (10.0, -5.0)) == pytest.approx(0.75)
+    assert measures.in_square_fraction(codes, 1.0) == 0.0  # the origin's square holds none
+    assert measures.in_square_fraction(codes, 2.0, (10.0, -5.0)) == 1.0
+    assert measures.in_square_fraction(np.zeros((0, 2)), 1.0) == 0.0
 
 
 def test_knn_majority_vote_and_ties_go_to_the_nearest_tied_class() -> None:
     # Training codes on a line; each test code's neighbours are listed nearest first.
     train = np.array([[0.1, 0.0], [0.2, 0.0], [0.3, 0.0], [0.4, 0.0], [10.0, 0.0], [10.2, 0.0]])
     train_labels = np.array([1, 0, 0, 1, 2, 3])
-    test = np.array([
-        [0.0, 0.0],    # k=3: 1, 0, 0 -> majority 0 beats the nearest (1)
-        [10.05, 0.0],  # k=3: 2, 3, then 1 at 9.65 -> three-way tie, nearest is 2
-        [10.16, 0.0],  # k=3: 3, 2, 1 -> tie, nearest is 3
-        [0.45, 0.0],   # k=3: 1, 0, 0 -> majority 0
-    ])
-    predicted = measures.knn_predict(train, train_labels, test, k=3)
+    test = np.array(
+        [
+            [0.0, 0.0],  # k=3: 1, 0, 0 -> majority 0 beats the nearest (1)
+            [10.05, 0.0],  # k=3: 2, 3, then 1 at 9.65 -> three-way tie, nearest is 2
+            [10.16, 0.0],  # k=3: 3, 2, 1 -> tie, nearest is 3
+            [0.45, 0.0],  # k=3: 1, 0, 0 -> majority 0
+        ]
+    )
+    predicted = evaluation.knn_predict(train, train_labels, test, k=3)
     assert predicted.tolist() == [0, 2, 3, 0]
     # k=4 at the origin: 1, 0, 0, 1 is a two-two tie, and class 1 owns the nearest neighbour.
-    assert measures.knn_predict(train, train_labels, test[:1], k=4).tolist() == [1]
+    assert evaluation.knn_predict(train, train_labels, test[:1], k=4).tolist() == [1]
     test_labels = np.array([0, 2, 2, 0])  # the third is wrong
-    assert measures.knn_accuracy(train, train_labels, test, test_labels, k=3) == pytest.approx(0.75)
+    accuracy = evaluation.knn_accuracy(train, train_labels, test, test_labels, k=3)
+    assert accuracy == pytest.approx(0.75)
 
 
 def test_knn_with_k_one_is_the_nearest_neighbour_and_k_too_large_fails() -> None:
     train = np.array([[0.0, 0.0], [5.0, 5.0]])
     labels = np.array([4, 7])
     test = np.array([[1.0, 1.0], [4.0, 4.0]])
-    assert measures.knn_accuracy(train, labels, test, np.array([4, 7]), k=1) == 1.0
-    assert measures.knn_accuracy(train, labels, test, np.array([7, 4]), k=1) == 0.0
+    assert evaluation.knn_accuracy(train, labels, test, np.array([4, 7]), k=1) == 1.0
+    assert evaluation.knn_accuracy(train, labels, test, np.array([7, 4]), k=1) == 0.0
     with pytest.raises(ValueError):
-        measures.knn_predict(train, labels, test, k=3)
+        evaluation.knn_predict(train, labels, test, k=3)
 
 
 def test_knn_chunking_matches_a_brute_force_vote(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -66,34 +73,86 @@ def test_knn_chunking_matches_a_brute_force_vote(monkeypatch: pytest.MonkeyPatch
         counts = np.bincount(row, minlength=10)
         winners = set(np.flatnonzero(counts == counts.max()))
         expected.append(next(c for c in row if c in winners))
-    monkeypatch.setattr(measures, "KNN_CHUNK", 8)  # 37 rows: five chunks, the last one short
-    assert measures.knn_predict(train, train_labels, test, k=5).tolist() == expected
+    monkeypatch.setattr(evaluation, "KNN_CHUNK", 8)  # 37 rows: five chunks, the last one short
+    assert evaluation.knn_predict(train, train_labels, test, k=5).tolist() == expected
 
 
-def test_tile_class_summary_of_one_hot_probabilities() -> None:
-    classes = np.array([0] * 6 + [3] * 6 + [7] * 6 + [9] * 2)
-    probs = np.eye(10)[classes]
-    summary = measures.tile_class_summary(probs, min_tiles=5)
-    assert summary["histogram"] == [6, 0, 0, 6, 0, 0, 0, 6, 0, 2]
-    assert summary["classes_present"] == 3
-    assert summary["mean_top_prob"] == pytest.approx(1.0)
+def test_vote_breaks_ties_towards_the_nearest_tied_class() -> None:
+    rows = torch.tensor([[1, 0, 0, 1], [2, 3, 1, 4], [5, 5, 6, 6], [7, 7, 7, 2]])
+    assert evaluation._vote(rows, 10).tolist() == [1, 2, 5, 7]
+
+
+def test_knn_of_no_test_codes_is_empty() -> None:
+    got = evaluation.knn_predict(np.zeros((3, 2)), np.array([0, 1, 2]), np.zeros((0, 2)), k=1)
+    assert got.shape == (0,) and got.dtype == np.int64
+
+
+def test_class_examples_are_the_first_image_of_each_class_and_its_reconstruction() -> None:
+    torch.manual_seed(0)
+    model = build_model("vae", 2, [16]).eval()
+    rng = np.random.default_rng(0)
+    images = rng.integers(0, 256, size=(12, 28, 28), dtype=np.uint8)
+    labels = np.array([3, 3, 0, 7, 0, 3, 7, 7, 9, 0, 9, 3])
+    originals, recon, index = evaluation.class_examples(model, images, labels, torch.device("cpu"))
+    assert index.tolist() == [2, 0, 3, 8]  # classes 0, 3, 7, 9 in order: each one's first
+    np.testing.assert_array_equal(originals, images[index])
+    assert originals.dtype == np.uint8 and recon.shape == (4, 28, 28)
+    assert recon.min() >= 0 and recon.max() <= 1
+    with torch.no_grad():
+        mu, _ = model.encode(as_pixels(images[index], torch.device("cpu")))
+        expected = model.decode(mu).numpy().reshape(4, 28, 28)
+    np.testing.assert_allclose(recon, expected, rtol=1e-6, atol=1e-6)
+
+
+def test_inception_score_known_answers() -> None:
     # One-hot predictions: the score is exp of the entropy of the class frequencies.
+    classes = np.array([0] * 6 + [3] * 6 + [7] * 6 + [9] * 2)
     freq = np.array([6, 6, 6, 2]) / 20
-    assert summary["inception_score"] == pytest.approx(math.exp(-np.sum(freq * np.log(freq))))
-    assert measures.tile_class_summary(probs, min_tiles=2)["classes_present"] == 4
+    expected = math.exp(-np.sum(freq * np.log(freq)))
+    assert measures.inception_score(np.eye(10)[classes]) == pytest.approx(expected)
+    assert measures.inception_score(np.eye(10)[np.repeat([1, 4, 5, 8], 10)]) == pytest.approx(4.0)
+    assert measures.inception_score(np.eye(10)[[2] * 7]) == pytest.approx(1.0)  # one class only
+    assert measures.inception_score(np.full((441, 10), 0.1)) == pytest.approx(1.0)  # no confidence
+    assert measures.inception_score(np.eye(10)) == pytest.approx(10.0)  # the largest possible
+    assert isinstance(measures.inception_score(np.eye(10)), float)
 
 
-def test_inception_score_counts_equally_used_classes() -> None:
-    probs = np.eye(10)[np.repeat([1, 4, 5, 8], 10)]
-    assert measures.tile_class_summary(probs)["inception_score"] == pytest.approx(4.0)
+def test_inception_score_of_two_half_confident_images() -> None:
+    # p1 = (0.5, 0.5, 0), p2 = (0, 0.5, 0.5): marginal (0.25, 0.5, 0.25); each KL is ln 2 / 2 * 2
+    probs = np.array([[0.5, 0.5, 0.0], [0.0, 0.5, 0.5]])
+    kl = 0.5 * math.log(0.5 / 0.25) + 0.5 * math.log(0.5 / 0.5)
+    assert measures.inception_score(probs) == pytest.approx(math.exp(kl))
 
 
-def test_uniform_probabilities_score_one() -> None:
-    summary = measures.tile_class_summary(np.full((441, 10), 0.1))
-    assert summary["inception_score"] == pytest.approx(1.0)
-    assert summary["mean_top_prob"] == pytest.approx(0.1)
-    assert sum(summary["histogram"]) == 441
-    assert summary["classes_present"] == 1  # argmax of a tie is the first class
+def test_class_histogram_with_and_without_keep() -> None:
+    probs = np.eye(10)[[0, 0, 3, 7, 7, 7, 9]]
+    assert measures.class_histogram(probs).tolist() == [2, 0, 0, 1, 0, 0, 0, 3, 0, 1]
+    keep = np.array([True, False, True, True, False, True, False])
+    assert measures.class_histogram(probs, keep).tolist() == [1, 0, 0, 1, 0, 0, 0, 2, 0, 0]
+    assert measures.class_histogram(np.full((4, 10), 0.1)).tolist() == [4] + [0] * 9  # first max
+
+
+def test_classes_present_counts_confident_realistic_tiles_only() -> None:
+    probs = np.vstack(
+        [
+            np.eye(10)[[0] * 6],  # class 0: six sure tiles
+            np.eye(10)[[3] * 5],  # class 3: five sure tiles
+            np.eye(10)[[7] * 6] * 0.5 + 0.25 / 9,  # class 7: six tiles at p = 0.5 + 0.25 / 9
+            np.eye(10)[[9] * 4],  # class 9: four sure tiles
+        ]
+    )
+    realistic = np.ones(len(probs), dtype=bool)
+    assert measures.classes_present(probs, realistic, 0.8, 5) == 2  # 0 and 3
+    top = 0.5 + 0.25 / 9
+    assert measures.classes_present(probs, realistic, top, 5) == 3  # p >= min_confidence counts
+    assert measures.classes_present(probs, realistic, np.nextafter(top, 1), 5) == 2
+    assert measures.classes_present(probs, realistic, 0.8, 4) == 3  # 9 reaches min_tiles
+    assert measures.classes_present(probs, realistic, 0.8, 6) == 1
+    unrealistic_three = realistic.copy()
+    unrealistic_three[6] = False  # one of class 3's tiles is not realistic: four remain
+    assert measures.classes_present(probs, unrealistic_three, 0.8, 5) == 1
+    assert measures.classes_present(probs, np.zeros(len(probs)), 0.1, 1) == 0
+    assert measures.classes_present(probs, realistic.astype(float), 0.8, 5) == 2
 
 
 def test_blank_fraction_of_constant_and_textured_tiles() -> None:

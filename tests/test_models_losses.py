@@ -8,8 +8,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from latentlab import losses
-from latentlab.models import PIXELS, AutoEncoder, VariationalAutoEncoder, build_model
+from latentlab.nn import losses
+from latentlab.nn.models import PIXELS, AutoEncoder, VariationalAutoEncoder, build_model
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 

@@ -1,7 +1,12 @@
-"""Issue "bad parameters": every rule of latentlab/params.py, its message, and its boundaries."""
+"""Issue "bad parameters": every rule of latentlab/core/params.py, its message, and its boundaries.
+
+The model names are declared by dvc.yaml (`vars: models`), not by params.yaml: `validate` takes
+the declared list, `load` reads it from the pipeline file.
+"""
 
 from __future__ import annotations
 
+import copy
 import re
 from pathlib import Path
 from typing import Any
@@ -9,8 +14,32 @@ from typing import Any
 import pytest
 import yaml
 
-from latentlab import params
-from latentlab.errors import UserError
+from latentlab.core import params
+from latentlab.core.errors import UserError
+from latentlab.core.params import (
+    MAX_CHANNELS,
+    MAX_DPI,
+    MAX_EPOCHS,
+    MAX_GRID,
+    MAX_IW_SAMPLES,
+    MAX_JUDGES,
+    MAX_KNN_K,
+    MAX_LAYERS,
+    MAX_PAIRS,
+    MAX_PRIOR_SAMPLES,
+    MAX_PROGRESS_GRID,
+    MAX_RANGE,
+    MAX_SEEDS,
+    MAX_SHOWN,
+    MAX_STEPS,
+    MAX_SUBSETS,
+    MAX_WIDTH,
+    MIN_DPI,
+    SEED_MAX,
+)
+
+REPO = Path(__file__).resolve().parents[1]
+DECLARED = ["ae", "vae", "ae_wide"]  # what the repository's dvc.yaml declares (checked below)
 
 
 class _Delete:
@@ -40,8 +69,20 @@ def assert_one_sentence(message: str) -> None:
     assert not re.search(r"[.!?]\s+[A-Z]", message), message
 
 
-# (dotted key, bad value, words the message must contain). The words name the key and what is
-# allowed; "vae" stands for any model section (ae and ae_wide get the same rules, see below).
+def refused(raw: Any, declared: list[str] = DECLARED) -> str:
+    """The message of the UserError that validate raises (the test fails if it accepts)."""
+    with pytest.raises(UserError) as info:
+        params.validate(raw, declared)
+    message = str(info.value)
+    assert_one_sentence(message)
+    return message
+
+
+LAPTOP = "to keep a run within a laptop's memory and time"
+
+# (dotted key, bad value, words the message must contain). The words name the key, the value
+# where it reads plainly, and what is allowed; "vae" stands for any model section (ae and
+# ae_wide get the same rules, see below).
 BAD = [
     # a model's section
     ("vae.kind", "gan", ["vae.kind", "'gan'", "one of ae, vae"]),
@@ -55,19 +96,24 @@ BAD = [
     ("vae.hidden", 512, ["vae.hidden", "list of positive integers"]),
     ("vae.hidden", "512", ["vae.hidden", "list of positive integers"]),
     ("vae.hidden", None, ["vae.hidden", "list of positive integers"]),
-    ("vae.hidden", [512, 0], ["vae.hidden[1]", "positive integer"]),
+    ("vae.hidden", [512, 0], ["vae.hidden[1]", "positive integer", f"at most {MAX_WIDTH}"]),
     ("vae.hidden", [-512], ["vae.hidden[0]", "positive integer"]),
     ("vae.hidden", [512.0], ["vae.hidden[0]", "positive integer"]),
     ("vae.hidden", [True], ["vae.hidden[0]", "positive integer"]),
     ("vae.hidden", ["512"], ["vae.hidden[0]", "positive integer"]),
+    ("vae.hidden", [MAX_WIDTH + 1], ["vae.hidden[0]", f"from 1 to {MAX_WIDTH}", LAPTOP]),
+    ("vae.hidden", [1000000000], ["vae.hidden[0]", "1000000000", f"from 1 to {MAX_WIDTH}"]),
+    ("vae.hidden", [8] * (MAX_LAYERS + 1), ["vae.hidden", f"at most {MAX_LAYERS} integers"]),
     ("vae.epochs", 0, ["vae.epochs", "positive integer"]),
     ("vae.epochs", -1, ["vae.epochs", "positive integer"]),
     ("vae.epochs", 1.5, ["vae.epochs", "positive integer"]),
     ("vae.epochs", "10", ["vae.epochs", "positive integer"]),
     ("vae.epochs", True, ["vae.epochs", "True", "positive integer"]),
+    ("vae.epochs", MAX_EPOCHS + 1, ["vae.epochs", f"from 1 to {MAX_EPOCHS}", LAPTOP]),
     ("vae.batch_size", 0, ["vae.batch_size", "positive integer"]),
     ("vae.batch_size", 256.0, ["vae.batch_size", "positive integer"]),
     ("vae.batch_size", False, ["vae.batch_size", "positive integer"]),
+    ("vae.batch_size", 60001, ["vae.batch_size", "from 1 to 60000"]),
     ("vae.lr", 0, ["vae.lr", "positive number"]),
     ("vae.lr", -0.001, ["vae.lr", "positive number"]),
     ("vae.lr", "fast", ["vae.lr", "'fast'", "positive number"]),
@@ -75,17 +121,26 @@ BAD = [
     ("vae.lr", True, ["vae.lr", "positive number"]),
     ("vae.lr", None, ["vae.lr", "positive number"]),
     ("vae.lr", float("inf"), ["vae.lr", "positive number"]),
+    ("vae.lr", "inf", ["vae.lr", "positive number"]),
     ("vae.lr", float("nan"), ["vae.lr", "positive number"]),
     ("vae.lr", [0.001], ["vae.lr", "positive number"]),
+    ("vae.lr", 1.5, ["vae.lr", "1.5", "at most 1"]),
     ("vae", None, ["vae", "mapping", "kind, latent_dim, hidden, epochs, batch_size, lr"]),
+    ("vae", [1], ["vae", "mapping", "kind, latent_dim"]),
     ("vae.dropout", 0.1, ["vae.dropout", "not a known key", "kind, latent_dim"]),
     ("vae.lr", DELETE, ["vae.lr", "missing", "kind, latent_dim, hidden, epochs, batch_size, lr"]),
     ("vae.kind", DELETE, ["vae.kind", "missing"]),
+    # a declared model without its section (was: "models lists vae, but there is no vae section")
+    ("vae", DELETE, ["no vae section", "dvc.yaml declares the model vae", "kind, latent_dim"]),
+    ("ae_wide", DELETE, ["no ae_wide section", "dvc.yaml declares the model ae_wide"]),
+    # an undeclared section with a `kind` is a model section set aside: still checked in full
+    ("gan", {"kind": "gan"}, ["gan.latent_dim", "missing", "kind, latent_dim"]),
     # data
     ("data.limit", -1, ["data.limit", "integer >= 0"]),
     ("data.limit", 0.5, ["data.limit", "integer >= 0"]),
     ("data.limit", True, ["data.limit", "integer >= 0"]),
     ("data.limit", "1000", ["data.limit", "integer >= 0"]),
+    ("data.limit", 60001, ["data.limit", "60001", "from 0 to 60000", "0 means all images"]),
     ("data.sources", [], ["data.sources", "non-empty list", "torchvision"]),
     ("data.sources", "/usr/share/datasets/fashion-mnist", ["data.sources", "list"]),
     ("data.sources", [1], ["data.sources", "list of folders"]),
@@ -107,64 +162,149 @@ BAD = [
     ("seeds", [1, 2.5], ["seeds[1]", "positive integer"]),
     ("seeds", [True], ["seeds[0]", "positive integer"]),
     ("seeds", [1, 2, 1], ["seeds", "without repeats"]),
+    ("seeds", [SEED_MAX + 1], ["seeds[0]", f"from 1 to {SEED_MAX}"]),
+    # 2**64: beyond every generator's seed, refused with the range that is allowed
+    (
+        "seeds",
+        [18446744073709551616],
+        ["seeds[0]", "18446744073709551616", f"from 1 to {SEED_MAX}"],
+    ),
+    ("seeds", list(range(1, MAX_SEEDS + 2)), ["seeds", f"at most {MAX_SEEDS} seeds"]),
     ("seeds", DELETE, ["seeds", "missing"]),
-    # models
-    ("models", [], ["models", "non-empty list"]),
-    ("models", "vae", ["models", "'vae'", "non-empty list"]),
-    ("models", None, ["models", "non-empty list"]),
-    ("models", ["ae", "vae", "gan"], ["models lists gan", "no gan section", "kind, latent_dim"]),
-    ("models", ["ae", "vae", "vae"], ["models", "without repeats"]),
-    ("models", ["ae", 3], ["models[1]", "section name"]),
-    ("models", ["vae", "data"], ["models[1]", "'data'", "not a built-in key"]),
-    ("models", ["vae", "my-vae"], ["models[1]", "letters, digits, _"]),
-    ("models", DELETE, ["models", "missing"]),
-    ("vae", DELETE, ["models lists vae", "no vae section"]),
-    ("ae_wide", DELETE, ["models lists ae_wide", "no ae_wide section"]),
+    # models: no longer a key of params.yaml (dvc.yaml declares them)
+    ("models", ["ae", "vae", "ae_wide"], ["models", "not a known key", "data, device, seeds"]),
+    # progress_map
+    ("progress_map.grid", 1, ["progress_map.grid", "integer >= 2"]),
+    ("progress_map.grid", MAX_PROGRESS_GRID + 1, ["progress_map.grid", "from 2 to 32", LAPTOP]),
+    ("progress_map.range", 0, ["progress_map.range", "positive number"]),
+    ("progress_map.range", MAX_RANGE * 2, ["progress_map.range", "at most 1000"]),
+    ("progress_map.size", 3, ["progress_map.size", "not a known key", "grid, range"]),
+    ("progress_map", DELETE, ["progress_map", "missing"]),
     # latent_map
     ("latent_map.grid", 1, ["latent_map.grid", "integer >= 2"]),
     ("latent_map.grid", 0, ["latent_map.grid", "integer >= 2"]),
     ("latent_map.grid", 21.0, ["latent_map.grid", "integer >= 2"]),
     ("latent_map.grid", True, ["latent_map.grid", "integer >= 2"]),
+    ("latent_map.grid", MAX_GRID + 1, ["latent_map.grid", f"from 2 to {MAX_GRID}", LAPTOP]),
+    ("latent_map.grid", 1000, ["latent_map.grid", "1000", f"from 2 to {MAX_GRID}"]),
     ("latent_map.range", 0, ["latent_map.range", "positive number"]),
     ("latent_map.range", -4, ["latent_map.range", "positive number"]),
     ("latent_map.range", "wide", ["latent_map.range", "positive number"]),
-    ("latent_map.range", DELETE, ["latent_map.range", "missing", "grid, range"]),
+    ("latent_map.range", 1e300, ["latent_map.range", "1e+300", "at most 1000"]),
+    ("latent_map.range", float("inf"), ["latent_map.range", "inf", "at most 1000"]),
+    ("latent_map.range", float("nan"), ["latent_map.range", "positive number"]),
+    ("latent_map.range", MAX_RANGE + 0.5, ["latent_map.range", "at most 1000"]),
+    ("latent_map.range", DELETE, ["latent_map.range", "missing", "grid, range, own_percentile"]),
     ("latent_map.size", 21, ["latent_map.size", "not a known key", "grid, range"]),
-    # judge, evaluate, report
-    ("judge.channels", 0, ["judge.channels", "positive integer"]),
-    ("judge.epochs", 0, ["judge.epochs", "positive integer"]),
-    ("judge.batch_size", -128, ["judge.batch_size", "positive integer"]),
-    ("judge.lr", 0, ["judge.lr", "positive number"]),
-    ("judge.seed", 0, ["judge.seed", "positive integer"]),
-    ("judge.seed", True, ["judge.seed", "positive integer"]),
-    ("judge.dropout", 0.5, ["judge.dropout", "not a known key"]),
-    ("evaluate.iw_samples", 0, ["evaluate.iw_samples", "positive integer"]),
-    ("evaluate.knn_k", 0, ["evaluate.knn_k", "positive integer"]),
-    ("evaluate.knn_k", 2.5, ["evaluate.knn_k", "positive integer"]),
+    ("latent_map.own_percentile", 50, ["latent_map.own_percentile", "from 0 to below 50"]),
+    ("latent_map.own_percentile", -1, ["latent_map.own_percentile", "from 0 to below 50"]),
+    ("latent_map.own_percentile", "1", ["latent_map.own_percentile", "number"]),
+    ("latent_map.own_percentile", True, ["latent_map.own_percentile", "number"]),
+    ("latent_map.own_percentile", float("nan"), ["latent_map.own_percentile", "below 50"]),
     ("latent_map.blank_std", 0, ["latent_map.blank_std", "positive number"]),
     ("latent_map.blank_std", -0.05, ["latent_map.blank_std", "positive number"]),
+    ("latent_map.blank_std", 0.51, ["latent_map.blank_std", "at most 0.5"]),
     ("latent_map.min_tiles", 0, ["latent_map.min_tiles", "positive integer"]),
+    ("latent_map.min_tiles", 442, ["latent_map.min_tiles", "from 1 to 441", "21 x 21 grid"]),
+    ("latent_map.min_tiles", 10**9, ["latent_map.min_tiles", "from 1 to 441"]),
     ("latent_map.min_tiles", DELETE, ["latent_map.min_tiles", "missing"]),
-    ("report.figure_dpi", 0, ["report.figure_dpi", "positive integer"]),
-    ("report.figure_dpi", "110", ["report.figure_dpi", "positive integer"]),
-    ("report.style", "dark", ["report.style", "not a known key", "figure_dpi"]),
+    ("latent_map.min_confidence", 0, ["latent_map.min_confidence", "positive number"]),
+    ("latent_map.min_confidence", 1.01, ["latent_map.min_confidence", "at most 1"]),
+    ("latent_map.prior_samples", 0, ["latent_map.prior_samples", "positive integer"]),
+    (
+        "latent_map.prior_samples",
+        MAX_PRIOR_SAMPLES + 1,
+        ["latent_map.prior_samples", f"from 1 to {MAX_PRIOR_SAMPLES}"],
+    ),
+    ("latent_map.prior_seed", 0, ["latent_map.prior_seed", "positive integer"]),
+    ("latent_map.prior_seed", SEED_MAX + 1, ["latent_map.prior_seed", f"from 1 to {SEED_MAX}"]),
+    # judge
+    ("judge.seeds", [], ["judge.seeds", "not empty"]),
+    ("judge.seeds", [1, 1], ["judge.seeds", "without repeats"]),
+    ("judge.seeds", [0], ["judge.seeds[0]", "positive integer"]),
+    ("judge.seeds", [18446744073709551616], ["judge.seeds[0]", f"from 1 to {SEED_MAX}"]),
+    ("judge.seeds", list(range(1, MAX_JUDGES + 2)), ["judge.seeds", f"at most {MAX_JUDGES}"]),
+    ("judge.seeds", 1, ["judge.seeds", "list of positive integers"]),
+    # the old key, as in a params.yaml written before judge.seed became judge.seeds
+    ("judge.seed", 1, ["judge.seed", "not a known key", "seeds, channels, epochs"]),
+    ("judge.channels", 0, ["judge.channels", "positive integer"]),
+    ("judge.channels", 1000000, ["judge.channels", "1000000", f"from 1 to {MAX_CHANNELS}"]),
+    ("judge.epochs", 0, ["judge.epochs", "positive integer"]),
+    ("judge.epochs", MAX_EPOCHS + 1, ["judge.epochs", f"from 1 to {MAX_EPOCHS}"]),
+    ("judge.batch_size", -128, ["judge.batch_size", "positive integer"]),
+    ("judge.lr", 0, ["judge.lr", "positive number"]),
+    ("judge.lr", 2, ["judge.lr", "at most 1"]),
+    ("judge.dropout", 0.5, ["judge.dropout", "not a known key"]),
+    # realism
+    ("realism.k", 0, ["realism.k", "positive integer"]),
+    ("realism.k", 441, ["realism.k", "from 1 to 440", "441 real images"]),
+    ("realism.subsets", 0, ["realism.subsets", "positive integer"]),
+    ("realism.subsets", MAX_SUBSETS + 1, ["realism.subsets", f"from 1 to {MAX_SUBSETS}"]),
+    ("realism.seed", 0, ["realism.seed", "positive integer"]),
+    ("realism.seed", SEED_MAX + 1, ["realism.seed", f"from 1 to {SEED_MAX}"]),
+    ("realism.radius", 3, ["realism.radius", "not a known key", "k, subsets, seed"]),
+    # paths
+    ("paths.pairs", 0, ["paths.pairs", "positive integer"]),
+    ("paths.pairs", MAX_PAIRS + 1, ["paths.pairs", f"from 1 to {MAX_PAIRS}"]),
+    ("paths.steps", 1, ["paths.steps", "integer >= 2"]),
+    ("paths.steps", MAX_STEPS + 1, ["paths.steps", f"from 2 to {MAX_STEPS}"]),
+    ("paths.seed", 0, ["paths.seed", "positive integer"]),
+    ("paths.seed", SEED_MAX + 1, ["paths.seed", f"from 1 to {SEED_MAX}"]),
+    ("paths.shown", 0, ["paths.shown", "positive integer"]),
+    ("paths.shown", MAX_SHOWN + 1, ["paths.shown", f"from 1 to {MAX_SHOWN}", "paths.pairs"]),
+    ("paths.shown", DELETE, ["paths.shown", "missing", "pairs, steps, seed, shown"]),
+    # evaluate
+    ("evaluate.iw_samples", 0, ["evaluate.iw_samples", "positive integer"]),
+    ("evaluate.iw_samples", 10000000, ["evaluate.iw_samples", f"from 1 to {MAX_IW_SAMPLES}"]),
+    ("evaluate.knn_k", 0, ["evaluate.knn_k", "positive integer"]),
+    ("evaluate.knn_k", 2.5, ["evaluate.knn_k", "positive integer"]),
+    ("evaluate.knn_k", 1000000, ["evaluate.knn_k", "1000000", f"from 1 to {MAX_KNN_K}", LAPTOP]),
+    # report
+    ("report.figure_dpi", 0, ["report.figure_dpi", f"integer >= {MIN_DPI}"]),
+    ("report.figure_dpi", MIN_DPI - 1, ["report.figure_dpi", f"at most {MAX_DPI}"]),
+    ("report.figure_dpi", "110", ["report.figure_dpi", f"integer >= {MIN_DPI}"]),
+    ("report.figure_dpi", 100000, ["report.figure_dpi", "100000", f"from {MIN_DPI} to {MAX_DPI}"]),
+    ("report.style", "dark", ["report.style", "not a known key", "models, figure_dpi"]),
+    ("report.models", [], ["report.models", "non-empty list", "models dvc.yaml declares"]),
+    ("report.models", "vae", ["report.models", "'vae'", "non-empty list"]),
+    ("report.models", None, ["report.models", "non-empty list"]),
+    ("report.models", ["vae", "ae", "vae"], ["report.models", "without repeats"]),
+    ("report.models", ["vae", "gan"], ["report.models[1]", "'gan'", "ae, vae, ae_wide"]),
+    ("report.models", ["vae", "../runs"], ["report.models[1]", "'../runs'", "dvc.yaml declares"]),
+    (
+        "report.models",
+        ["x; touch owned; echo"],
+        ["report.models[0]", "'x; touch owned; echo'", "ae, vae, ae_wide"],
+    ),
+    ("report.models", ["vae", 3], ["report.models[1]", "dvc.yaml declares"]),
+    ("report.models", DELETE, ["report.models", "missing", "models, figure_dpi"]),
     # top level
-    ("epochs", 10, ["epochs", "not a known key", "data, device, seeds, models"]),
+    ("epochs", 10, ["epochs", "not a known key", "data, device, seeds, progress_map"]),
     ("latent_maps", {"grid": 21}, ["latent_maps", "not a known key"]),
-    ("judge", DELETE, ["judge", "missing", "data, device, seeds, models"]),
+    ("judge", DELETE, ["judge", "missing", "data, device, seeds"]),
+    ("realism", DELETE, ["realism", "missing"]),
+    ("paths", DELETE, ["paths", "missing"]),
     ("report", DELETE, ["report", "missing"]),
 ]
 
 
 @pytest.mark.parametrize(("key", "value", "words"), BAD, ids=[f"{k}={v!r}" for k, v, _ in BAD])
 def test_bad_value_is_refused_in_one_sentence(default_params, key, value, words):
-    with pytest.raises(UserError) as info:
-        params.validate(mutate(default_params, key, value))
-    message = str(info.value)
+    message = refused(mutate(default_params, key, value))
     assert message.startswith("params.yaml: ")
     for word in words:
         assert word in message, f"{word!r} not in {message!r}"
-    assert_one_sentence(message)
+
+
+def typed(p: params.Params, key: str) -> Any:
+    """The validated value of a dotted key of params.yaml."""
+    head, _, rest = key.partition(".")
+    if head in p.models:
+        return getattr(p.models[head], rest)
+    if head == "data":
+        return {"limit": p.limit, "sources": p.sources}[rest]
+    node: Any = getattr(p, head)
+    return getattr(node, rest) if rest else node
 
 
 # Values on the allowed side of each boundary (and the odd forms that are meant to pass).
@@ -172,82 +312,313 @@ GOOD = [
     ("vae.latent_dim", 2),
     ("vae.hidden", []),
     ("vae.hidden", [1]),
+    ("vae.hidden", [MAX_WIDTH]),
     ("vae.hidden", [1024, 256, 64]),
+    ("vae.hidden", [4] * MAX_LAYERS),
     ("vae.epochs", 1),
+    ("vae.epochs", MAX_EPOCHS),
     ("vae.batch_size", 1),
+    ("vae.batch_size", 60000),
     ("vae.lr", 1e-12),
     ("vae.lr", "1e-3"),  # PyYAML reads 1e-3 (no dot) as a string
     ("vae.lr", 1),
     ("data.limit", 0),
-    ("data.limit", 1),
+    ("data.limit", 60000),
+    ("data.limit", 1000),
     ("data.sources", ["torchvision"]),
     ("device", "auto"),
     ("device", "cpu"),
     ("device", "cuda"),  # valid as a value; whether a GPU is visible is the train stage's business
     ("seeds", [1]),
     ("seeds", [3, 1, 2]),
-    ("models", ["vae"]),  # the other model sections may stay, set aside
-    ("latent_map.grid", 2),
+    ("seeds", [SEED_MAX]),
+    ("seeds", list(range(1, MAX_SEEDS + 1))),
+    ("progress_map.grid", 2),
+    ("progress_map.grid", MAX_PROGRESS_GRID),
+    ("progress_map.range", MAX_RANGE),
+    ("latent_map.grid", MAX_GRID),
     ("latent_map.range", 1e-3),
     ("latent_map.range", 4),
-    ("judge.seed", 1),
-    ("evaluate.iw_samples", 1),
+    ("latent_map.range", MAX_RANGE),
+    ("latent_map.own_percentile", 0),
+    ("latent_map.own_percentile", 49.9),
     ("latent_map.blank_std", 1e-9),
-    ("report.figure_dpi", 1),
+    ("latent_map.blank_std", 0.5),
+    ("latent_map.min_tiles", 1),
+    ("latent_map.min_tiles", 441),  # every tile of the 21 x 21 map
+    ("latent_map.min_confidence", 1.0),
+    ("latent_map.min_confidence", 1e-6),
+    ("latent_map.prior_samples", MAX_PRIOR_SAMPLES),
+    ("latent_map.prior_seed", SEED_MAX),
+    ("judge.seeds", [1]),
+    ("judge.seeds", list(range(1, MAX_JUDGES + 1))),
+    ("judge.channels", 1),
+    ("judge.channels", MAX_CHANNELS),
+    ("realism.k", 1),
+    ("realism.k", 440),  # one fewer than the 441 tiles, the smallest generated set
+    ("realism.subsets", MAX_SUBSETS),
+    ("realism.seed", SEED_MAX),
+    ("paths.pairs", MAX_PAIRS),
+    ("paths.steps", 2),
+    ("paths.steps", MAX_STEPS),
+    ("paths.shown", MAX_SHOWN),
+    ("paths.seed", SEED_MAX),
+    ("evaluate.iw_samples", 1),
+    ("evaluate.iw_samples", MAX_IW_SAMPLES),
+    ("evaluate.knn_k", 1),
+    ("evaluate.knn_k", MAX_KNN_K),
+    ("report.figure_dpi", MIN_DPI),
+    ("report.figure_dpi", MAX_DPI),
+    ("report.models", ["vae"]),  # the other sections stay, set aside
+    ("report.models", ["ae_wide", "vae"]),  # in the report's order
 ]
 
 
 @pytest.mark.parametrize(("key", "value"), GOOD, ids=[f"{k}={v!r}" for k, v in GOOD])
 def test_boundary_value_is_accepted(default_params, key, value):
-    p = params.validate(mutate(default_params, key, value))
-    if key.startswith("vae."):
-        field = key.split(".")[1]
-        got = getattr(p.models["vae"], field)
-        assert got == (float(value) if field == "lr" else value)
-    elif key == "latent_map.grid":
-        assert p.latent_map.grid == value
-    elif key == "seeds":
-        assert p.seeds == value
-    elif key == "models":
-        assert list(p.models) == value
+    p = params.validate(mutate(default_params, key, value), DECLARED)
+    got = typed(p, key)
+    if key.endswith(".lr"):
+        assert got == float(value) and isinstance(got, float)
+    else:
+        assert got == value
+
+
+# Values that are allowed only with others: checked together.
+
+
+def test_min_tiles_is_checked_against_the_grid(default_params):
+    default_params["latent_map"].update(grid=2, min_tiles=5)
+    message = refused(default_params)
+    assert "latent_map.min_tiles is 5" in message
+    assert "from 1 to 4 (the tiles of a 2 x 2 grid)" in message
+    default_params["latent_map"]["min_tiles"] = 4
+    default_params["realism"]["k"] = 3  # below the 4 tiles of the grid
+    assert params.validate(default_params, DECLARED).latent_map.grid == 2
+
+
+def test_realism_k_must_leave_k_neighbours_in_the_smallest_generated_set(default_params):
+    # the paths' middle images: pairs * (steps - 1) = 2 * 3 = 6 is now the fewest
+    default_params["paths"].update(pairs=2, steps=4, shown=2)
+    default_params["realism"]["k"] = 6
+    message = refused(default_params)
+    assert "realism.k is 6" in message and "from 1 to 5" in message and "6 real images" in message
+    default_params["realism"]["k"] = 5
+    assert params.validate(default_params, DECLARED).realism.k == 5
+    # the test images: data.limit 50 leaves 50 test images, fewer than the 441 tiles
+    default_params["paths"].update(pairs=200, steps=16, shown=6)
+    default_params["data"]["limit"] = 50
+    default_params["realism"]["k"] = 50
+    assert "from 1 to 49" in refused(default_params)
+    default_params["realism"]["k"] = 49
+    assert params.validate(default_params, DECLARED).realism.k == 49
+
+
+def test_paths_shown_is_at_most_the_pairs(default_params):
+    default_params["paths"].update(pairs=3, shown=4)
+    message = refused(default_params)
+    assert "paths.shown is 4" in message and "from 1 to 3" in message
+    assert "paths.pairs, 3" in message
+    default_params["paths"]["shown"] = 3
+    assert params.validate(default_params, DECLARED).paths.shown == 3
+
+
+def test_knn_k_is_at_most_the_training_codes(default_params):
+    default_params["data"]["limit"] = 4  # four training codes, and default knn_k 5
+    default_params["realism"]["k"] = 3  # 4 test images leave room for k = 3
+    message = refused(default_params)
+    for word in ["evaluate.knn_k is 5", "from 1 to 4", "training codes", "data.limit 4"]:
+        assert word in message, message
+    default_params["evaluate"]["knn_k"] = 4
+    assert params.validate(default_params, DECLARED).evaluate.knn_k == 4
+    # with all 60,000 images, the bound is the laptop's
+    default_params["data"]["limit"] = 0
+    default_params["evaluate"]["knn_k"] = MAX_KNN_K + 1
+    assert LAPTOP in refused(default_params)
+
+
+def test_a_limit_of_one_image_is_refused(default_params):
+    default_params["data"]["limit"] = 1  # one image: no neighbour for any k
+    message = refused(default_params)
+    assert message.startswith("params.yaml: data.limit is 1")
+    assert "at least 2" in message
+
+
+@pytest.mark.parametrize(
+    "change",
+    [{"data": {"limit": 1}}, {"paths": {"pairs": 1, "steps": 2, "shown": 1}}],
+    ids=["limit-1", "one-middle-image"],
+)
+def test_an_impossible_bound_names_the_param_that_makes_it(default_params, change):
+    for section, values in change.items():
+        default_params[section].update(values)
+    message = refused(default_params)
+    assert "from 1 to 0" not in message, message
+    assert any(f"{s}.{k}" in message for s, v in change.items() for k in v), message
+
+
+@pytest.mark.parametrize("model", ["ae", "ae_wide"])
+def test_every_model_section_gets_the_same_rules(default_params, model):
+    raw = copy.deepcopy(default_params)
+    with pytest.raises(UserError, match=rf"{model}\.latent_dim is 3.*2-D code"):
+        params.validate(mutate(raw, f"{model}.latent_dim", 3), DECLARED)
+    raw = copy.deepcopy(default_params)
+    with pytest.raises(UserError, match=rf"{model}\.hidden\[0\] is 0"):
+        params.validate(mutate(raw, f"{model}.hidden", [0]), DECLARED)
+    raw = copy.deepcopy(default_params)
+    with pytest.raises(UserError, match=rf"{model}\.hidden\[0\] is 1000000000.*from 1 to 4096"):
+        params.validate(mutate(raw, f"{model}.hidden", [1000000000]), DECLARED)
+
+
+def test_a_section_not_declared_is_set_aside_but_still_checked(default_params):
+    """dvc.yaml declares only the VAE: the ae sections stay, are validated, and not compared."""
+    default_params["report"]["models"] = ["vae"]
+    p = params.validate(default_params, ["vae"])
+    assert set(p.models) == {"vae", "ae", "ae_wide"}
+    assert [m.name for m in p.compared] == ["vae"]
+    default_params["ae"]["epochs"] = 0
+    with pytest.raises(UserError, match=r"ae\.epochs is 0, but it must be a positive integer"):
+        params.validate(default_params, ["vae"])
+
+
+def test_report_models_must_be_declared_even_when_a_section_exists(default_params):
+    default_params["report"]["models"] = ["vae", "ae"]
+    message = refused(default_params, ["vae", "ae_wide"])
+    assert "report.models[1] is 'ae'" in message and "vae, ae_wide" in message
 
 
 def test_shipped_params_are_valid_and_typed(repo_params):
-    p = params.validate(repo_params)
-    assert set(p.models) == set(repo_params["models"])
+    assert "models" not in repo_params  # the models are declared by dvc.yaml
+    p = params.validate(repo_params, DECLARED)
+    assert set(p.models) == set(DECLARED)
     for name, m in p.models.items():
         assert m.name == name
         assert m.latent_dim == 2
         assert isinstance(m.lr, float) and m.lr > 0
     assert p.latent_map.grid >= 2 and p.latent_map.range > 0
+    assert p.report.models == repo_params["report"]["models"]
+    assert [m.name for m in p.compared] == p.report.models
+    assert p.judge.seeds == repo_params["judge"]["seeds"]
+    assert isinstance(p.latent_map.own_percentile, float)
+    assert p.images("train") == 60000 and p.images("test") == 10000
 
 
-@pytest.mark.parametrize("model", ["ae", "ae_wide"])
-def test_every_model_section_gets_the_same_rules(default_params, model):
-    if model not in default_params["models"]:
-        pytest.skip(f"{model} is not in the shipped params.yaml")
-    with pytest.raises(UserError, match=rf"{model}\.latent_dim is 3.*2-D code"):
-        params.validate(mutate(default_params, f"{model}.latent_dim", 3))
-    default_params[model]["latent_dim"] = 2
-    with pytest.raises(UserError, match=rf"{model}\.hidden\[0\] is 0"):
-        params.validate(mutate(default_params, f"{model}.hidden", [0]))
+def test_images_follows_the_limit(default_params):
+    default_params["data"]["limit"] = 20000
+    p = params.validate(default_params, DECLARED)
+    assert (p.images("train"), p.images("test")) == (20000, 10000)
 
 
-def test_model_section_left_out_of_models_is_still_checked(default_params):
-    default_params["models"] = ["vae"]
-    default_params["ae"]["epochs"] = 0
-    with pytest.raises(UserError, match=r"ae\.epochs is 0, but it must be a positive integer"):
-        params.validate(default_params)
+def test_load_reads_the_declared_models_from_dvc_yaml():
+    assert params.declared_models(REPO / "dvc.yaml") == DECLARED
+    p = params.load(REPO / "params.yaml", REPO / "dvc.yaml")
+    assert list(p.models)[: len(DECLARED)] == DECLARED
+
+
+def test_load_with_a_pipeline_that_declares_fewer_models(tmp_path, repo_params):
+    raw = copy.deepcopy(repo_params)
+    raw["report"]["models"] = ["vae"]
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(raw))
+    (tmp_path / "dvc.yaml").write_text("vars:\n  - models: [vae]\nstages: {}\n")
+    p = params.load(tmp_path / "params.yaml", tmp_path / "dvc.yaml")
+    assert p.report.models == ["vae"] and "ae" in p.models  # set aside
+    raw["report"]["models"] = ["vae", "ae"]
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(raw))
+    with pytest.raises(UserError, match=r"report\.models\[1\] is 'ae'"):
+        params.load(tmp_path / "params.yaml", tmp_path / "dvc.yaml")
+
+
+@pytest.mark.parametrize(
+    "models",
+    [
+        "[ae, ../runs]",
+        "[ae, 'x; touch owned; echo']",
+        "[ae, my-vae]",
+        "[ae, 'a b']",
+        "[ae, 3]",
+        "[ae, '']",
+        "[ae, null]",
+        "[]",
+    ],
+)
+def test_declared_models_refuses_names_that_are_not_identifiers(tmp_path, models):
+    pipeline = tmp_path / "dvc.yaml"
+    pipeline.write_text(f"vars:\n  - models: {models}\nstages: {{}}\n")
+    with pytest.raises(UserError) as info:
+        params.declared_models(pipeline)
+    message = str(info.value)
+    assert message.startswith(str(pipeline))
+    assert "letters, digits and _" in message
+    assert_one_sentence(message)
+    assert not (tmp_path / "owned").exists()
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "stages: {}\n",  # no vars
+        "vars:\n  - other: [1]\n",  # vars without models
+        "vars:\n  - models: ae\n",  # models not a list
+        "[1, 2]\n",  # not a mapping
+        "",  # empty
+    ],
+    ids=["no-vars", "no-models", "not-a-list", "not-a-mapping", "empty"],
+)
+def test_declared_models_needs_a_models_list(tmp_path, text):
+    pipeline = tmp_path / "dvc.yaml"
+    pipeline.write_text(text)
+    with pytest.raises(UserError, match=r"declares no `models` list under `vars`") as info:
+        params.declared_models(pipeline)
+    assert_one_sentence(str(info.value))
+
+
+def test_declared_models_takes_the_first_models_list(tmp_path):
+    pipeline = tmp_path / "dvc.yaml"
+    pipeline.write_text("vars:\n  - other: 1\n  - models: [vae, ae_2]\n  - models: [x]\n")
+    assert params.declared_models(pipeline) == ["vae", "ae_2"]
+
+
+def test_declared_models_missing_or_invalid_pipeline(tmp_path):
+    with pytest.raises(UserError, match="missing; run stages from the repository root"):
+        params.declared_models(tmp_path / "dvc.yaml")
+    (tmp_path / "dvc.yaml").write_text("vars: [unclosed\n")
+    with pytest.raises(UserError, match="not valid YAML") as info:
+        params.declared_models(tmp_path / "dvc.yaml")
+    assert "\n" not in str(info.value)
+
+
+@pytest.mark.parametrize("name", ["data", "judge", "report"])
+def test_declared_models_refuses_a_built_in_key(tmp_path, name):
+    pipeline = tmp_path / "dvc.yaml"
+    pipeline.write_text(f"vars:\n  - models: [vae, {name}]\n")
+    with pytest.raises(UserError) as info:
+        params.declared_models(pipeline)
+    assert repr(name) in str(info.value) or f" {name}" in str(info.value)
 
 
 def test_lr_string_from_yaml_becomes_a_float(tmp_path):
-    text = (Path(__file__).resolve().parents[1] / "params.yaml").read_text()
-    raw = yaml.safe_load(text)
+    raw = yaml.safe_load((REPO / "params.yaml").read_text())
     raw["vae"]["lr"] = "2e-3"
     path = tmp_path / "params.yaml"
     path.write_text(yaml.safe_dump(raw).replace("'2e-3'", "2e-3"))
     assert yaml.safe_load(path.read_text())["vae"]["lr"] == "2e-3"  # PyYAML's reading
-    assert params.load(path).models["vae"].lr == 2e-3
+    assert params.load(path, REPO / "dvc.yaml").models["vae"].lr == 2e-3
+
+
+def test_yaml_infinity_and_huge_numbers_are_refused(tmp_path, repo_params):
+    """`.inf` and 1e300 as written in a YAML file, through load."""
+    raw = copy.deepcopy(repo_params)
+    raw["latent_map"]["range"] = "RANGE"
+    text = yaml.safe_dump(raw)
+    path = tmp_path / "params.yaml"
+    for written, shown in [(".inf", "inf"), ("1.0e+300", "1e+300"), ("-.inf", "-inf")]:
+        path.write_text(text.replace("RANGE", written))
+        assert yaml.safe_load(path.read_text())["latent_map"]["range"] == float(shown)
+        with pytest.raises(
+            UserError, match=rf"latent_map\.range is {re.escape(shown)}, but"
+        ) as info:
+            params.load(path, REPO / "dvc.yaml")
+        assert "at most 1000" in str(info.value)
 
 
 @pytest.mark.parametrize(
@@ -259,16 +630,19 @@ def test_lr_string_from_yaml_becomes_a_float(tmp_path):
     ],
 )
 def test_whole_file_not_a_mapping(raw, words):
-    with pytest.raises(UserError) as info:
-        params.validate(raw)
+    message = refused(raw)
     for word in words:
-        assert word in str(info.value)
-    assert_one_sentence(str(info.value))
+        assert word in message
+
+
+def test_empty_mapping_names_the_first_missing_model():
+    message = refused({})
+    assert "no ae section" in message and "dvc.yaml declares the model ae" in message
 
 
 def test_unknown_model_on_the_command_line(default_params):
-    p = params.validate(default_params)
-    with pytest.raises(UserError, match=r"unknown model 'gan'.*models"):
+    p = params.validate(default_params, DECLARED)
+    with pytest.raises(UserError, match=r"unknown model 'gan'.*sections for"):
         p.model("gan")
     assert p.model("vae").kind == "vae"
 
@@ -277,7 +651,7 @@ def test_invalid_yaml_is_a_user_error(tmp_path):
     path = tmp_path / "params.yaml"
     path.write_text("data:\n  sources: [unclosed\nseeds: [1]\n")
     with pytest.raises(UserError) as info:
-        params.load(path)
+        params.load(path, REPO / "dvc.yaml")
     message = str(info.value)
     assert str(path) in message and "not valid YAML" in message
     assert "\n" not in message
@@ -288,13 +662,18 @@ def test_yaml_tags_are_not_executed(tmp_path):
     marker = tmp_path / "executed"
     path.write_text(f"data: !!python/object/apply:os.system ['touch {marker}']\n")
     with pytest.raises(UserError, match="not valid YAML"):
-        params.load(path)
+        params.load(path, REPO / "dvc.yaml")
+    assert not marker.exists()
+    pipeline = tmp_path / "dvc.yaml"
+    pipeline.write_text(f"vars: !!python/object/apply:os.system ['touch {marker}']\n")
+    with pytest.raises(UserError, match="not valid YAML"):
+        params.declared_models(pipeline)
     assert not marker.exists()
 
 
 def test_missing_params_file(tmp_path):
     path = tmp_path / "params.yaml"
     with pytest.raises(UserError) as info:
-        params.load(path)
+        params.load(path, REPO / "dvc.yaml")
     assert str(path) in str(info.value) and "missing" in str(info.value)
     assert_one_sentence(str(info.value))

@@ -19,7 +19,17 @@ from PIL import Image
 
 REPO = Path(__file__).resolve().parents[1]
 DATA = Path("/usr/share/datasets/fashion-mnist")
-SMALL = {"limit": 1000, "seeds": [1, 2], "epochs": 1, "judge_epochs": 1, "iw_samples": 5}
+MODELS = ["ae", "vae", "ae_wide"]
+SEEDS = [1, 2]
+SMALL = {
+    "data.limit": 1000,
+    "seeds": SEEDS,
+    "judge.seeds": [1, 2],
+    "judge.epochs": 1,
+    "evaluate.iw_samples": 5,
+    "paths.pairs": 40,
+    **{f"{m}.epochs": 1 for m in MODELS},
+}
 
 pytestmark = pytest.mark.skipif(
     not (DATA / "train-images-idx3-ubyte.gz").exists(),
@@ -44,8 +54,17 @@ def dvc(*args: str, cwd: Path, check: bool = True) -> subprocess.CompletedProces
     return run([sys.executable, "-m", "dvc", *args], cwd, check)
 
 
-def git(*args: str, cwd: Path) -> None:
-    run(["git", "-c", "user.name=t", "-c", "user.email=t@t", *args], cwd)
+def git(*args: str, cwd: Path) -> subprocess.CompletedProcess:
+    return run(["git", "-c", "user.name=t", "-c", "user.email=t@t", *args], cwd)
+
+
+def set_params(repo: Path, **changes: object) -> None:
+    """Set dotted keys of the repository's params.yaml."""
+    params = yaml.safe_load((repo / "params.yaml").read_text())
+    for key, value in changes.items():
+        section, _, field = key.rpartition(".")
+        (params[section] if section else params)[field] = value
+    (repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
 
 
 def make_small_copy(dest: Path) -> Path:
@@ -54,31 +73,15 @@ def make_small_copy(dest: Path) -> Path:
     for rel in listed.splitlines():
         src = REPO / rel
         # Results of the committed default run are not inputs; the small run makes its own.
-        if src.is_file() and not rel.startswith(("runs/", "reports/", "dvc.lock", "benchmarks/")):
+        skip = ("runs/", "maps/", "reports/", "dvc.lock", "benchmarks/")
+        if src.is_file() and not rel.startswith(skip):
             (dest / rel).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(src, dest / rel)
-    params = yaml.safe_load((dest / "params.yaml").read_text())
-    params["data"]["limit"] = SMALL["limit"]
-    params["seeds"] = SMALL["seeds"]
-    for model in params["models"]:
-        params[model]["epochs"] = SMALL["epochs"]
-    params["judge"]["epochs"] = SMALL["judge_epochs"]
-    params["evaluate"]["iw_samples"] = SMALL["iw_samples"]
-    write_params(dest, params)
+    set_params(dest, **SMALL)
     git("init", "-q", cwd=dest)
     git("add", "-A", cwd=dest)
     git("commit", "-qm", "small", cwd=dest)
     return dest
-
-
-def write_params(repo: Path, params: dict) -> None:
-    (repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
-
-
-def edit_params(repo: Path, section: str, key: str, value: object) -> None:
-    params = yaml.safe_load((repo / "params.yaml").read_text())
-    params[section][key] = value
-    write_params(repo, params)
 
 
 def file_md5(path: Path) -> str:
@@ -89,17 +92,18 @@ def stale_stages(repo: Path) -> set[str]:
     return set(json.loads(dvc("status", "--json", cwd=repo).stdout))
 
 
-def stage_names(models: list[str], stages: tuple[str, ...] = ("train", "evaluate", "render")):
-    """Per run: train and evaluate; per model: render."""
-    seeds = SMALL["seeds"]
-    per_run = {f"{s}@{m}-{seed}" for s in stages if s != "render" for m in models for seed in seeds}
-    return per_run | {f"render@{m}" for m in models if "render" in stages}
+def per_model(stages: tuple[str, ...], models: list[str] = MODELS) -> set[str]:
+    return {f"{s}@{m}" for s in stages for m in models}
 
 
 def output_hashes(repo: Path) -> dict[str, str]:
     """md5 of every stage output, as recorded in dvc.lock."""
     lock = yaml.safe_load((repo / "dvc.lock").read_text())
     return {o["path"]: o.get("md5", "") for s in lock["stages"].values() for o in s.get("outs", [])}
+
+
+def tree_md5(folder: Path) -> dict[str, str]:
+    return {p.relative_to(folder).as_posix(): file_md5(p) for p in folder.rglob("*") if p.is_file()}
 
 
 @pytest.fixture(scope="module")
@@ -111,27 +115,45 @@ def pipeline(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return repo
 
 
-MODELS = ["ae", "vae", "ae_wide"]
-
-
 def test_every_stage_ran_and_wrote_its_outputs(pipeline: Path) -> None:
     lock = yaml.safe_load((pipeline / "dvc.lock").read_text())["stages"]
-    expected = {"download", "judge", "report"} | stage_names(MODELS)
-    assert set(lock) == expected
+    everything = per_model(("train", "evaluate", "render", "paths"))
+    assert set(lock) == {"validate", "download", "judge", "report"} | everything
     for stage in lock.values():
         for out in stage["outs"]:
             assert (pipeline / out["path"]).exists(), out["path"]
     for model in MODELS:
-        for seed in SMALL["seeds"]:
-            png = Image.open(pipeline / f"maps/{model}/seed{seed}.png")
-            assert png.size == (588, 588) and png.mode == "L"
+        for seed in SEEDS:
+            for suffix in ("", "_own"):
+                png = Image.open(pipeline / f"maps/{model}/seed{seed}{suffix}.png")
+                assert png.size == (588, 588) and png.mode == "L"
             with np.load(pipeline / f"maps/{model}/seed{seed}.npz") as arrays:
-                assert arrays["z"].shape == (21, 21, 2)
-                assert arrays["tiles"].shape == (21, 21, 28, 28)
+                assert arrays["lab_z"].shape == (21, 21, 2)
+                assert arrays["lab_tiles"].shape == (21, 21, 28, 28)
+                assert arrays["prior_images"].shape == (100, 28, 28)
+        # The report's copy of the first seed's map is the map, pixel for pixel.
+        copy = pipeline / f"reports/figures/map_{model}.png"
+        assert copy.read_bytes() == (pipeline / f"maps/{model}/seed1.png").read_bytes()
     report = (pipeline / "reports/report.md").read_text()
-    assert "figures/latent_maps.png" in report and "verdict" in report
-    for figure in ("latent_maps", "training_curves", "tile_classes", "codes_vae"):
-        assert (pipeline / f"reports/figures/{figure}.png").stat().st_size > 10_000
+    assert "## The answer" in report and "| claim" in report and "figures/maps.png" in report
+
+
+def test_headline_metrics_fit_a_terminal(pipeline: Path) -> None:
+    shown = json.loads(dvc("metrics", "show", "--json", cwd=pipeline).stdout)
+    files = next(iter(shown.values()))["data"]
+    assert list(files) == ["reports/metrics.json"]
+
+    def count(node: object) -> int:
+        return sum(map(count, node.values())) if isinstance(node, dict) else 1
+
+    assert count(files["reports/metrics.json"]["data"]) <= 40
+
+
+def test_plots_overlay_the_seeds(pipeline: Path) -> None:
+    shown = json.loads(dvc("plots", "show", "--json", cwd=pipeline).stdout)
+    kl = shown["data"]["runs/vae/train/plots/custom/kl.json"][0]
+    seeds = {point["seed"] for point in kl["content"]["data"]["values"]}
+    assert seeds == set(SEEDS)
 
 
 def test_second_repro_runs_nothing(pipeline: Path) -> None:
@@ -140,64 +162,148 @@ def test_second_repro_runs_nothing(pipeline: Path) -> None:
     assert stale_stages(pipeline) == set()
 
 
-def test_metrics_and_params_commands_work(pipeline: Path) -> None:
-    metrics = json.loads(dvc("metrics", "show", "--json", cwd=pipeline).stdout)
-    files = next(iter(metrics.values()))["data"]
-    assert "runs/vae/seed1/eval.json" in files and "reports/summary.json" in files
-    edit_params(pipeline, "latent_map", "grid", 5)
-    diff = json.loads(dvc("params", "diff", "--json", cwd=pipeline).stdout)
-    assert diff["params.yaml"]["latent_map.grid"]["new"] == 5
-    run(["git", "checkout", "params.yaml"], pipeline)
-
-
-def test_vae_param_reruns_only_vae_stages_and_report(pipeline: Path) -> None:
-    edit_params(pipeline, "vae", "epochs", 2)
+@pytest.mark.parametrize(
+    ("change", "stale"),
+    [
+        ({"vae.epochs": 2}, per_model(("train", "evaluate", "render", "paths"), ["vae"])),
+        ({"latent_map.range": 3}, per_model(("render",))),
+        ({"judge.seeds": [3, 4]}, {"judge"} | per_model(("render", "paths"))),
+        ({"report.figure_dpi": 80}, set()),
+    ],
+    ids=["vae", "latent_map", "judge", "report"],
+)
+def test_a_param_change_stales_only_what_reads_it(pipeline: Path, change, stale) -> None:
+    set_params(pipeline, **change)
     try:
-        assert stale_stages(pipeline) == stage_names(["vae"]) | {"report"}
+        assert stale_stages(pipeline) == stale | {"validate", "report"}
     finally:
         run(["git", "checkout", "params.yaml"], pipeline)
 
 
-def test_latent_map_param_reruns_no_training(pipeline: Path) -> None:
-    edit_params(pipeline, "latent_map", "range", 3)
+@pytest.mark.parametrize(
+    ("edited", "stale"),
+    [
+        ("latentlab/training.py", per_model(("train",))),
+        ("latentlab/download.py", {"download"}),
+        ("latentlab/report/text.py", {"report"}),
+        ("latentlab/interpolation.py", per_model(("paths",))),
+        ("latentlab/judge/training.py", {"judge"}),
+    ],
+)
+def test_a_code_edit_stales_only_the_stages_that_run_it(pipeline: Path, edited, stale) -> None:
+    path = pipeline / edited
+    path.write_text(path.read_text() + "\n# a comment\n")
     try:
-        # Only the maps and what is measured on them: no training, no test-set evaluation.
-        assert stale_stages(pipeline) == stage_names(MODELS, ("render",)) | {"report"}
+        assert stale_stages(pipeline) == stale
+    finally:
+        run(["git", "checkout", edited], pipeline)
+
+
+def test_a_killed_write_leaves_nothing_dvc_or_git_sees(pipeline: Path) -> None:
+    stray = pipeline / "runs/ae/evaluate/.seed1.json.k2j3.tmp"
+    stray.write_text("half a file")
+    try:
+        assert stale_stages(pipeline) == set()
+        assert run(["git", "status", "--porcelain"], pipeline).stdout == ""
+    finally:
+        stray.unlink(missing_ok=True)
+
+
+@pytest.mark.parametrize(
+    "attack",
+    [
+        # A name with a shell command, where the report reads names.
+        ["exp", "run", "-S", "report.models=[ae, vae, 'x; touch owned; echo']"],
+        # A path outside the repository, and the runs folder, where a model name would go.
+        ["exp", "run", "-S", "report.models=[ae, '../../victim']"],
+        ["exp", "run", "-S", "models=[ae, vae, '../runs']"],
+        # Targeting stages that such names would create: DVC knows no such stage.
+        ["repro", "-s", "render@../runs"],
+        ["repro", "-s", "train@x; touch owned; echo"],
+    ],
+    ids=["command", "outside", "runs", "stage-runs", "stage-command"],
+)
+def test_no_param_can_run_a_command_or_delete_a_file(pipeline: Path, attack, tmp_path) -> None:
+    victim = pipeline.parent / "victim"
+    victim.mkdir(exist_ok=True)
+    (victim / "keep").write_text("keep")
+    before = tree_md5(pipeline / "runs")
+    result = dvc(*attack, cwd=pipeline, check=False)
+    try:
+        assert result.returncode != 0
+        assert not (pipeline / "owned").exists() and not (pipeline.parent / "owned").exists()
+        assert (victim / "keep").read_text() == "keep"
+        assert tree_md5(pipeline / "runs") == before
+        said = result.stdout + result.stderr
+        if "report.models" in attack[-1]:  # refused by the validate stage, in one sentence
+            assert "error: params.yaml: report.models" in said
+        elif attack[-1].startswith("models="):  # DVC itself refuses to parse a second `models`
+            assert "cannot redefine 'models'" in said
     finally:
         run(["git", "checkout", "params.yaml"], pipeline)
 
 
-def test_figure_styling_reruns_only_the_report(pipeline: Path) -> None:
-    edit_params(pipeline, "report", "figure_dpi", 80)
+def test_a_report_over_a_vae_alone_has_no_comparison(pipeline: Path, tmp_path) -> None:
+    repo = tmp_path / "vae-alone"
+    shutil.copytree(pipeline, repo, symlinks=True)
+    set_params(repo, **{"report.models": ["vae"]})
+    dvc("repro", cwd=repo)
+    report = (repo / "reports/report.md").read_text()
+    assert "No comparison" in report and "| claim" not in report
+    assert sorted(json.loads((repo / "reports/metrics.json").read_text())) == [
+        "judge_accuracy",
+        "vae",
+    ]
+
+
+def test_check_results_agrees_with_itself_and_catches_a_change(pipeline: Path, tmp_path) -> None:
+    agreed = run([sys.executable, "-m", "scripts.check_results"], pipeline)
+    assert "agree" in agreed.stdout
+    summary = pipeline / "reports/summary.csv"
+    original = summary.read_text()
     try:
-        assert stale_stages(pipeline) == {"report"}
+        lines = original.splitlines()
+        row = next(i for i, line in enumerate(lines) if line.startswith("vae,lab,coverage,"))
+        cells = lines[row].split(",")
+        cells[3] = str(float(cells[3]) + 0.5)  # far beyond any spread
+        lines[row] = ",".join(cells)
+        summary.write_text("\n".join(lines) + "\n")
+        differs = run([sys.executable, "-m", "scripts.check_results"], pipeline, check=False)
+        assert differs.returncode == 1 and "does not agree" in differs.stdout
     finally:
-        run(["git", "checkout", "params.yaml"], pipeline)
+        summary.write_text(original)
 
 
 def test_killed_training_resumes_to_identical_outputs(pipeline: Path, tmp_path: Path) -> None:
     repo = tmp_path / "killed"
     shutil.copytree(pipeline, repo, symlinks=True)
-    edit_params(repo, "vae", "epochs", 40)  # long enough to be killed mid-training
+    set_params(repo, **{"vae.epochs": 30})  # long enough to be killed mid-training
     dvc("repro", cwd=repo)
     reference = output_hashes(repo)
+    finished = {p.name: file_md5(p) for p in (repo / "runs/vae/models").glob("*.pt")}
 
     # --force: really retrain (a plain repro would check the reference outputs out of the cache).
-    retrain = ["repro", "--force", "--single-item", "train@vae-1", "train@vae-2"]
+    retrain = ["repro", "--force", "--single-item", "train@vae"]
     log_path = tmp_path / "repro.log"
     with log_path.open("w") as log:
-        proc = subprocess.Popen([sys.executable, "-m", "dvc", *retrain], cwd=repo, env=env(),
-                                stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "dvc", *retrain],
+            cwd=repo,
+            env=env(),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
         deadline = time.monotonic() + 120
-        while "vae epoch 2/40" not in log_path.read_text():
+        while "vae seed 2 epoch 2/30" not in log_path.read_text():
             assert proc.poll() is None and time.monotonic() < deadline, log_path.read_text()
             time.sleep(0.05)
         os.killpg(proc.pid, signal.SIGKILL)
         proc.wait()
-    assert not list(repo.glob("runs/**/.*.tmp")), "a killed stage left a temporary file"
     # DVC removes a stage's outputs before running it; what must never be there is half a file.
-    model = repo / "runs/vae/seed1/model.pt"
-    assert not model.exists() or file_md5(model) == reference["runs/vae/seed1/model.pt"]
+    assert not list(repo.glob("runs/**/.*.tmp")), "a killed stage left a temporary file"
+    for model in (repo / "runs/vae/models").glob("*.pt"):
+        assert file_md5(model) == finished[model.name], f"{model.name} is half-written"
 
     dvc(*retrain, cwd=repo)
     dvc("repro", cwd=repo)

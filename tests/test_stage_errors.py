@@ -1,20 +1,35 @@
-"""Stages as DVC runs them: a user's mistake ends in one `error:` line and exit status 2.
+"""Stages as DVC runs them: honest command-line programs, and a user's mistake ends in one
+`error:` line and exit status 2, before any work.
 
 The first tests run real stage scripts as subprocesses in a scratch repository (see stage_dir in
-conftest.py); each costs a few seconds of torch import, so there are few of them. The last test
-runs every stage in process.
+conftest.py); each costs a few seconds of torch import, so there are few of them. The last tests
+run every stage in process.
 """
 
 from __future__ import annotations
 
 import importlib
+import shutil
 import sys
 
 import pytest
 import yaml
-from conftest import quick_params, write_params
+from conftest import REPO, quick_params, write_params
+
+from latentlab.core import paths
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
+
+STAGES = {
+    "validate": [],
+    "download": [],
+    "judge": [],
+    "train": ["vae"],
+    "evaluate": ["vae"],
+    "render": ["vae"],
+    "paths": ["vae"],
+    "report": [],
+}
 
 
 def single_error_line(stderr: str) -> str:
@@ -40,16 +55,16 @@ def test_bad_param(stage_dir, run_stage, repo_params):
     p = quick_params(repo_params)
     p["vae"]["lr"] = -0.001
     write_params(stage_dir, p)
-    result = run_stage(stage_dir, "train", "vae", "1")
+    result = run_stage(stage_dir, "train", "vae")
     assert result.returncode == 2
     line = single_error_line(result.stderr)
-    assert line == "error: params.yaml: vae.lr is -0.001, but it must be a positive number"
+    assert line == "error: params.yaml: vae.lr is -0.001, but it must be a positive number, at most 1"
     assert not (stage_dir / "runs").exists()
 
 
 def test_train_before_download(stage_dir, run_stage):
     (stage_dir / "data" / "raw").unlink()  # the data folder the download stage would make
-    result = run_stage(stage_dir, "train", "vae", "1")
+    result = run_stage(stage_dir, "train", "vae")
     assert result.returncode == 2
     line = single_error_line(result.stderr)
     assert "data/raw/FashionMNIST/raw/train-images-idx3-ubyte is missing" in line
@@ -59,32 +74,61 @@ def test_train_before_download(stage_dir, run_stage):
 
 def test_diverging_training_writes_no_model(stage_dir, run_stage, repo_params):
     p = quick_params(repo_params)
-    p["vae"].update(lr=1e6, hidden=[16])  # a small VAE: it diverges as surely, and sooner
+    p["vae"].update(lr=1.0, hidden=[16])  # the largest lr allowed: a small VAE diverges at once
     write_params(stage_dir, p)
-    result = run_stage(stage_dir, "train", "vae", "1")
+    result = run_stage(stage_dir, "train", "vae")
     assert result.returncode == 2
     line = final_error_line(result.stderr)
     assert line.startswith("error: vae diverged: the loss is ")
     assert "at epoch 1, batch " in line and "vae.lr" in line
-    run = stage_dir / "runs" / "vae" / "seed1"
-    assert not (run / "model.pt").exists()
-    assert not (run / "train.json").exists() and not (run / "train_curve.csv").exists()
+    assert not paths.weights("vae", 1).exists()
+
+
+@pytest.mark.parametrize(
+    ("args", "words"),
+    [
+        (["gan"], "unknown model 'gan'; dvc.yaml declares the models ae, vae, ae_wide"),
+        (["../runs"], "unknown model '../runs'"),
+        (["vae", "7"], "unrecognized arguments: 7"),  # seeds come from params.yaml only
+    ],
+)
+def test_a_model_or_seed_not_in_the_pipeline_is_refused(stage_dir, run_stage, args, words):
+    result = run_stage(stage_dir, "train", *args)
+    assert result.returncode == 2
+    assert words in result.stderr and "Traceback" not in result.stderr
+    assert not (stage_dir / "runs").exists()
+
+
+def test_data_damaged_in_place_is_refused_where_it_is_used(stage_dir, run_stage, raw_root):
+    """The same size, one byte changed: only the MD5 tells, and every reading stage checks it."""
+    data = stage_dir / "data" / "raw"
+    data.unlink()
+    shutil.copytree(raw_root, data)
+    damaged = data / "FashionMNIST" / "raw" / "t10k-images-idx3-ubyte"
+    content = bytearray(damaged.read_bytes())
+    content[5000] ^= 0xFF
+    damaged.write_bytes(bytes(content))
+    result = run_stage(stage_dir, "judge")
+    assert result.returncode == 2
+    line = final_error_line(result.stderr)
+    assert "t10k-images-idx3-ubyte does not match the published MD5" in line
+    assert "dvc checkout" in line
+    assert not (stage_dir / "runs").exists()
 
 
 def test_render_with_a_corrupted_model(stage_dir, run_stage, repo_params):
-    from latentlab.checkpoints import save_weights
-    from latentlab.judge import Judge
+    from latentlab.judge.network import Judge
+    from latentlab.nn.checkpoints import save_weights
 
-    save_weights(Judge(repo_params["judge"]["channels"]), stage_dir / "runs/judge/model.pt")
-    run = stage_dir / "runs" / "vae" / "seed1"
-    run.mkdir(parents=True)
-    (run / "model.pt").write_bytes(b"this is not a model\x00\x01" * 64)
+    save_weights(Judge(repo_params["judge"]["channels"]), stage_dir / paths.judge_weights(1))
+    weights = stage_dir / paths.weights("vae", 1)
+    weights.parent.mkdir(parents=True)
+    weights.write_bytes(b"this is not a model\x00\x01" * 64)
     result = run_stage(stage_dir, "render", "vae")
     assert result.returncode == 2
-    line = single_error_line(result.stderr)
-    assert "runs/vae/seed1/model.pt" in line
-    assert "dvc repro --force" in line
-    assert not (stage_dir / "maps").exists()  # no map, image or measures
+    line = final_error_line(result.stderr)
+    assert "runs/vae/models/seed1.pt" in line and "dvc repro --force" in line
+    assert not (stage_dir / "maps").exists()
 
 
 def test_download_with_no_good_source(stage_dir, run_stage, repo_params, tmp_path):
@@ -101,29 +145,65 @@ def test_download_with_no_good_source(stage_dir, run_stage, repo_params, tmp_pat
     assert not list((stage_dir / "data").rglob("*-ubyte"))
 
 
-STAGES = [
-    ("download", []),
-    ("train", ["vae", "1"]),
-    ("render", ["vae"]),
-    ("judge", []),
-    ("evaluate", ["vae", "1"]),
-    ("report", []),
-]
+def _scratch(tmp_path, params) -> None:
+    write_params(tmp_path, params)
+    shutil.copy2(REPO / "dvc.yaml", tmp_path / "dvc.yaml")
 
 
-@pytest.mark.parametrize(("stage", "args"), STAGES, ids=[s for s, _ in STAGES])
-def test_every_stage_checks_params_first(stage, args, tmp_path, monkeypatch, capsys, repo_params):
+@pytest.mark.parametrize("stage", sorted(STAGES))
+def test_help_prints_usage_and_does_nothing(stage, tmp_path, monkeypatch, capsys, repo_params):
+    module = importlib.import_module(f"stages.{stage}")
+    _scratch(tmp_path, repo_params)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(sys, "argv", [stage, "--help"])
+    with pytest.raises(SystemExit) as info:
+        module.main()
+    assert info.value.code == 0
+    out = capsys.readouterr().out
+    assert out.startswith("usage: ")
+    assert (module.__doc__ or "").split("\n")[0][:40] in out.replace("\n", " ")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["dvc.yaml", "params.yaml"]
+
+
+@pytest.mark.parametrize("stage", sorted(STAGES))
+def test_every_stage_checks_params_first(stage, tmp_path, monkeypatch, capsys, repo_params):
     """In process: a bad value anywhere in params.yaml stops every stage before any work."""
     module = importlib.import_module(f"stages.{stage}")
     p = yaml.safe_load(yaml.safe_dump(repo_params))
     p["latent_map"]["grid"] = 1
-    write_params(tmp_path, p)
+    _scratch(tmp_path, p)
     monkeypatch.chdir(tmp_path)
-    monkeypatch.setattr(sys, "argv", [stage, *args])
+    monkeypatch.setattr(sys, "argv", [stage, *STAGES[stage]])
     with pytest.raises(SystemExit) as info:
         module.main()
     assert info.value.code == 2
-    captured = capsys.readouterr()
-    line = single_error_line(captured.err)
-    assert line == "error: params.yaml: latent_map.grid is 1, but it must be an integer >= 2"
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["params.yaml"]
+    line = single_error_line(capsys.readouterr().err)
+    assert line.startswith("error: params.yaml: latent_map.grid is 1, but it must be an integer")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["dvc.yaml", "params.yaml"]
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "words"),
+    [
+        ("report.models", ["ae", "vae", "x; touch owned; echo"], "report.models[2]"),
+        ("report.models", ["ae", "../runs"], "report.models[1] is '../runs'"),
+        ("evaluate.knn_k", 1000000, "evaluate.knn_k is 1000000"),
+        ("report.figure_dpi", 100000, "report.figure_dpi is 100000"),
+        ("latent_map.range", 1e300, "latent_map.range is 1e+300"),
+    ],
+)
+def test_validate_refuses_before_any_other_stage(
+    key, value, words, tmp_path, monkeypatch, capsys, repo_params
+):
+    module = importlib.import_module("stages.validate")
+    p = yaml.safe_load(yaml.safe_dump(repo_params))
+    section, field = key.split(".")
+    p[section][field] = value
+    _scratch(tmp_path, p)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(sys, "argv", ["validate"])
+    with pytest.raises(SystemExit) as info:
+        module.main()
+    assert info.value.code == 2
+    assert words in single_error_line(capsys.readouterr().err)
+    assert not (tmp_path / "owned").exists() and not (tmp_path / "runs").exists()

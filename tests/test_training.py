@@ -1,8 +1,8 @@
-"""The training loop: it learns, it is deterministic, and a diverged run is named and not saved."""
+"""The training loop: it learns, it is deterministic, a diverged run is named, and the per-epoch
+callback sees every epoch without changing the training; and the torch runtime it uses."""
 
 from __future__ import annotations
 
-import json
 import math
 import sys
 
@@ -10,10 +10,11 @@ import numpy as np
 import pytest
 import torch
 
-from latentlab import checkpoints, training
-from latentlab.errors import UserError
-from latentlab.models import build_model
-from stages import train as train_stage
+from latentlab import training
+from latentlab.analysis.latent_grid import grid_codes
+from latentlab.core.errors import UserError
+from latentlab.nn import checkpoints, runtime
+from latentlab.nn.models import build_model
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
@@ -34,13 +35,13 @@ def run(model, images, **kwargs):
 
 @torch.no_grad()
 def full_loss(model, images) -> float:
-    x = training.as_pixels(images, CPU)
+    x = runtime.as_pixels(images, CPU)
     return sum(model.loss_terms(x, torch.Generator().manual_seed(0)).values()).item()
 
 
 def test_as_pixels():
     images = np.array([[[0, 255], [51, 102]]], dtype=np.uint8)
-    pixels = training.as_pixels(images, CPU)
+    pixels = runtime.as_pixels(images, CPU)
     assert pixels.shape == (1, 4) and pixels.dtype == torch.float32
     torch.testing.assert_close(pixels, torch.tensor([[0.0, 1.0, 0.2, 0.4]]))
 
@@ -155,81 +156,93 @@ def test_divergence_names_model_epoch_and_batch(small_train, n, batch_size, nan_
     assert calls[0] == nan_call  # on a CPU it stops at once: not one batch more
 
 
+def weights(model: torch.nn.Module) -> dict[str, torch.Tensor]:
+    return {k: v.detach().clone() for k, v in model.state_dict().items()}
+
+
+@pytest.mark.parametrize(("kind", "hidden"), [("ae", []), ("vae", [32])], ids=["ae", "vae"])
+def test_on_epoch_is_called_after_every_epoch_with_its_means(small_train, kind, hidden):
+    images = small_train[0][:130]  # 64 + 64 + 2: a short last batch
+    model = fresh(kind, hidden, 2)
+    calls: list[tuple[int, dict[str, float], bool]] = []
+    modes_in_training: list[bool] = []
+    real_loss_terms = model.loss_terms
+
+    def loss_terms(x, generator=None):
+        modes_in_training.append(model.training)
+        return real_loss_terms(x, generator)
+
+    model.loss_terms = loss_terms
+
+    def on_epoch(epoch: int, means: dict[str, float]) -> None:
+        calls.append((epoch, dict(means), model.training))
+
+    history = run(model, images, name=kind, epochs=3, seed=2, on_epoch=on_epoch)
+    assert [c[0] for c in calls] == [1, 2, 3]
+    assert [c[1] for c in calls] == history  # the epoch's means, as returned
+    assert all(not training_mode for _, _, training_mode in calls)  # eval mode in the callback
+    assert len(modes_in_training) == 9 and all(modes_in_training)  # train mode in every batch
+    assert not model.training
+
+
+@pytest.mark.parametrize(("kind", "hidden"), [("ae", []), ("vae", [32])], ids=["ae", "vae"])
+def test_on_epoch_does_not_change_the_trained_weights(small_train, kind, hidden):
+    """The train stage decodes a map in its callback; the weights are the same, bit for bit."""
+    images = small_train[0][:256]
+    codes = grid_codes(5, 4.0)
+    plain = fresh(kind, hidden, 3)
+    h_plain = run(plain, images, name=kind, epochs=2, seed=3)
+    maps = []
+
+    def on_epoch(epoch: int, means: dict[str, float]) -> None:
+        maps.append(watched.decode_grid(codes))  # as stages/train.py's progress map
+        watched.loss_terms(runtime.as_pixels(images[:8], CPU))  # draws from the global RNG
+        torch.rand(3)
+
+    watched = fresh(kind, hidden, 3)
+    h_watched = run(watched, images, name=kind, epochs=2, seed=3, on_epoch=on_epoch)
+    assert h_watched == h_plain
+    w_plain, w_watched = weights(plain), weights(watched)
+    assert list(w_plain) == list(w_watched)
+    for key in w_plain:
+        assert torch.equal(w_plain[key], w_watched[key]), key
+    assert len(maps) == 2 and maps[0].shape == (5, 5, 28, 28)
+    assert not np.array_equal(maps[0], maps[1])  # the map did change between the epochs
+    np.testing.assert_allclose(maps[1], watched.decode_grid(codes), rtol=0, atol=0)
+
+
+def test_on_epoch_is_not_called_after_a_divergence(small_train):
+    model = fresh("ae", [], 1)
+    _nan_at(model, 5)  # in the second epoch (4 batches an epoch)
+    epochs: list[int] = []
+    with pytest.raises(training.DivergedError):
+        run(model, small_train[0][:256], epochs=3, on_epoch=lambda e, m: epochs.append(e))
+    assert epochs == [1]
+
+
+def test_make_optimizer_is_the_fused_adam_on_a_cpu():
+    model = fresh("ae", [], 0)
+    optimizer = runtime.make_optimizer(model, 1e-3, CPU)
+    assert isinstance(optimizer, runtime.FusedAdam)
+    assert optimizer.lr == 1e-3 and optimizer.params == list(model.parameters())
+    other = runtime.make_optimizer(model, 1e-3, torch.device("meta"))  # no fused kernel
+    assert isinstance(other, torch.optim.Adam)
+
+
 def test_resolve_device():
-    assert training.resolve_device("cpu") == CPU
+    assert runtime.resolve_device("cpu") == CPU
     expected = "cuda" if torch.cuda.is_available() else "cpu"
-    assert training.resolve_device("auto").type == expected
+    assert runtime.resolve_device("auto").type == expected
     if not torch.cuda.is_available():
         with pytest.raises(UserError, match="device is 'cuda', but no CUDA GPU is visible"):
-            training.resolve_device("cuda")
-
-
-def test_train_stage_writes_nothing_when_training_diverges(
-    stage_dir, monkeypatch, capsys, repo_params
-):
-    """stages.train in process, with every loss NaN: exit 2, one error line, no outputs."""
-    from latentlab import models
-
-    monkeypatch.setattr(
-        models.AutoEncoder,
-        "loss_terms",
-        lambda self, x, generator=None: {"bce": self(x).sum() * math.nan},
-    )
-    monkeypatch.chdir(stage_dir)
-    monkeypatch.setattr(sys, "argv", ["train", "ae", "1"])
-    with pytest.raises(SystemExit) as info:
-        train_stage.main()
-    assert info.value.code == 2
-    err = capsys.readouterr().err
-    error_lines = [line for line in err.splitlines() if line.startswith("error:")]
-    assert error_lines == [
-        "error: ae diverged: the loss is nan at epoch 1, batch 1; no model was written "
-        "(try a smaller ae.lr)"
-    ]
-    assert not (stage_dir / "runs").exists()
-
-
-def test_train_and_render_stages_write_their_outputs(stage_dir, monkeypatch):
-    """The same stages in process, healthy (the control case): weights, curve, metrics, map."""
-    from PIL import Image
-
-    from latentlab.artifacts import load_arrays
-    from stages import render as render_stage
-
-    monkeypatch.chdir(stage_dir)
-    monkeypatch.setattr(sys, "argv", ["train", "ae", "1"])
-    train_stage.main()
-    out = stage_dir / "runs" / "ae" / "seed1"
-    assert sorted(p.name for p in out.iterdir()) == ["model.pt", "train.json", "train_curve.csv"]
-    model = checkpoints.load_weights(build_model("ae", 2, []), out / "model.pt")
-
-    # The render stage also measures the map: it reads the judge and the evaluate stage's codes.
-    from latentlab import params
-    from latentlab.artifacts import save_arrays
-    from latentlab.judge import Judge
-
-    checkpoints.save_weights(Judge(params.load().judge.channels), stage_dir / "runs/judge/model.pt")
-    codes = np.array([[0.0, 0.0], [3.9, -3.9], [4.5, 0.0], [0.0, -9.0]], dtype=np.float32)
-    save_arrays(out / "codes.npz", codes=codes, labels=np.zeros(4, dtype=np.int64))
-    monkeypatch.setattr(sys, "argv", ["render", "ae"])
-    render_stage.main()
-    maps = stage_dir / "maps"
-    assert json.loads((maps / "ae.json").read_text())["seed1"]["codes_in_square"] == 0.5
-    z, tiles = load_arrays(maps / "ae" / "seed1.npz", "z", "tiles")
-    assert z.shape == (21, 21, 2) and tiles.shape == (21, 21, 28, 28)
-    np.testing.assert_array_equal(z[0, 0], [-4, 4])
-    expected = model.decode(torch.tensor([[-4.0, 4.0]])).numpy().reshape(28, 28)
-    np.testing.assert_allclose(tiles[0, 0], expected, rtol=1e-5, atol=1e-6)
-    png = Image.open(maps / "ae" / "seed1.png")
-    assert png.size == (588, 588) and png.mode == "L"
-    np.testing.assert_array_equal(np.asarray(png)[:28, :28], np.rint(expected * 255))
+            runtime.resolve_device("cuda")
 
 
 def test_fused_adam_matches_torch_adam_bit_for_bit(small_train):
     """Our direct call of the fused kernel is torch.optim.Adam(fused=True), step for step."""
-    x = training.as_pixels(small_train[0][:64], CPU)
+    x = runtime.as_pixels(small_train[0][:64], CPU)
     models = [fresh("vae", [512], 3), fresh("vae", [512], 3)]
-    ours = training.FusedAdam(models[0].parameters(), lr=1e-3)
+    ours = runtime.FusedAdam(models[0].parameters(), lr=1e-3)
     theirs = torch.optim.Adam(models[1].parameters(), lr=1e-3, fused=True)
     for _ in range(20):
         for model, optimizer in zip(models, (ours, theirs), strict=True):
@@ -244,7 +257,7 @@ def test_fused_adam_matches_torch_adam_bit_for_bit(small_train):
 def test_freed_memory_is_reused_without_page_faults():
     import resource
 
-    training.keep_freed_memory()
+    runtime.keep_freed_memory()
     torch.empty(1 << 20).fill_(1)  # 4 MiB, once, so the heap holds it
     before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
     for _ in range(50):

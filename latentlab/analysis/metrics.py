@@ -1,0 +1,154 @@
+"""The table of metrics: every measure the pipeline reports, in one place.
+
+Each entry says which stage writes it, what it is called in the report (labels may name params,
+filled in by `label`), which direction is better, whether it is measured by each judge (then a
+run holds one value per judge), whether it is a headline metric (`reports/metrics.json`, what
+`dvc metrics show` and `dvc exp show` display), and the smallest change it can make (a count moves
+by whole units; `check-results` uses it as a floor of its tolerance). A stage writes exactly the
+metrics listed for it, and a test checks that it does.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+HIGHER, LOWER, NEITHER = "higher", "lower", ""
+
+
+@dataclass(frozen=True)
+class Metric:
+    """One measure: who writes it, how it reads, and which way is better."""
+
+    name: str
+    label: str
+    stage: str  # train, evaluate, render, paths or judge
+    better: str = NEITHER  # NEITHER: descriptive, never a verdict
+    judged: bool = False  # one value per judge
+    headline: bool = False
+    vae_only: bool = False
+    resolution: float = 0.0  # a count changes by whole units: 1.0
+
+    def label_for(self, params: Any) -> str:
+        """The label with the params it names filled in (a validated Params)."""
+        return self.label.format(
+            knn_k=params.evaluate.knn_k,
+            iw_samples=params.evaluate.iw_samples,
+            k=params.realism.k,
+            min_tiles=params.latent_map.min_tiles,
+            min_confidence=params.latent_map.min_confidence,
+            steps=params.paths.steps,
+            pairs=params.paths.pairs,
+        )
+
+
+METRICS = (
+    # train: the last epoch's mean loss per image (DVCLive's summary)
+    Metric("loss", "final train loss per image", "train"),
+    Metric("bce", "final train BCE per image", "train"),
+    Metric("kl", "final train KL per image", "train", vae_only=True),
+    # evaluate: the test set
+    Metric(
+        "test_bce",
+        "test reconstruction BCE per image (mean code)",
+        "evaluate",
+        LOWER,
+        headline=True,
+    ),
+    Metric("test_neg_elbo", "test -ELBO per image", "evaluate", LOWER, vae_only=True),
+    Metric("test_kl", "test KL per image", "evaluate", vae_only=True),
+    Metric(
+        "log_likelihood",
+        "test log-likelihood, importance-weighted ({iw_samples} samples)",
+        "evaluate",
+        HIGHER,
+        headline=True,
+        vae_only=True,
+    ),
+    Metric("knn_accuracy", "{knn_k}-NN class accuracy of test codes", "evaluate", HIGHER),
+    # render: each map (the lab's square and the model's own)
+    Metric(
+        "codes_in_square", "test codes inside the mapped square", "render", HIGHER, headline=True
+    ),
+    Metric(
+        "coverage",
+        "coverage: test images whose {k}-NN ball holds a tile",
+        "render",
+        HIGHER,
+        judged=True,
+        headline=True,
+    ),
+    Metric(
+        "classes_present",
+        "classes with {min_tiles}+ confident (p >= {min_confidence:g}), realistic tiles",
+        "render",
+        HIGHER,
+        judged=True,
+        headline=True,
+        resolution=1.0,
+    ),
+    Metric(
+        "inception_score",
+        "inception score of the tiles (judges' classes)",
+        "render",
+        HIGHER,
+        judged=True,
+        headline=True,
+    ),
+    Metric(
+        "precision",
+        "precision: tiles inside a test image's {k}-NN ball",
+        "render",
+        HIGHER,
+        judged=True,
+        headline=True,
+    ),
+    Metric(
+        "density", "density of tiles in test images' {k}-NN balls", "render", HIGHER, judged=True
+    ),
+    Metric(
+        "frechet_distance",
+        "Frechet distance, tiles to test images (judges' features)",
+        "render",
+        LOWER,
+        judged=True,
+        headline=True,
+    ),
+    Metric("blank_fraction", "blank tiles", "render"),
+    Metric("smoothness_mean", "neighbour-tile RMS difference, mean", "render"),
+    Metric("smoothness_p95", "neighbour-tile RMS difference, 95th percentile", "render"),
+    # paths: straight lines between the codes of test images of different classes
+    Metric(
+        "path_evenness",
+        "largest step's share of a path's pixel change ({steps} steps)",
+        "paths",
+        LOWER,
+        headline=True,
+    ),
+    Metric(
+        "path_middle_precision",
+        "precision of the paths' middle images",
+        "paths",
+        HIGHER,
+        judged=True,
+        headline=True,
+    ),
+    Metric("path_class_changes", "class changes along a path", "paths", judged=True),
+    # judge
+    Metric("test_accuracy", "judge's test accuracy", "judge", HIGHER, headline=True),
+)
+BY_NAME = {m.name: m for m in METRICS}
+
+
+def written_by(stage: str, kind: str = "vae") -> list[Metric]:
+    """The metrics a stage writes for a model of `kind` (an AE has no KL or likelihood)."""
+    return [m for m in METRICS if m.stage == stage and (kind == "vae" or not m.vae_only)]
+
+
+def record(stage: str, kind: str, values: dict[str, Any]) -> dict[str, Any]:
+    """The metrics a stage writes, in the table's order; they must be exactly the table's
+    entries for that stage, so that a metric is added in one place (the table) or nowhere."""
+    names = [m.name for m in written_by(stage, kind)]
+    if set(values) != set(names):
+        raise ValueError(f"the {stage} stage measured {sorted(values)}, the table lists {names}")
+    return {name: values[name] for name in names}

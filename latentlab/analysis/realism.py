@@ -1,0 +1,90 @@
+"""Are decoded images like real ones, and do they cover the real ones? Measured in a feature space.
+
+Every measure compares a set of generated images (a map's tiles, the middle images of paths) with
+real test images, both embedded by a judge (its penultimate layer), through k-nearest-neighbour
+balls drawn around the real images:
+- precision: the share of generated images inside some real image's ball (Kynkaanniemi et al.,
+  2019, "Improved Precision and Recall Metric for Assessing Generative Models");
+- density: how many real balls hold a generated image, per generated image and divided by k, and
+  coverage: the share of real images whose ball holds a generated image (Naeem et al., 2020,
+  "Reliable Fidelity and Diversity Metrics for Generative Models").
+Kynkaanniemi's recall is left out: it draws balls around the generated images, and a grid's
+neighbouring tiles nearly coincide, so those balls shrink to nothing and recall is about 0 for
+every map. The Frechet distance between the two sets' feature Gaussians is FID's formula
+(Heusel et al., 2017) in the judges' features, not Inception's: its values are not FIDs.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def squared_distances(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Squared Euclidean distances (len(a) x len(b)) between rows, in float64."""
+    a = np.asarray(a, dtype=np.float64)
+    b = np.asarray(b, dtype=np.float64)
+    d = (a * a).sum(1)[:, None] + (b * b).sum(1)[None, :] - 2.0 * a @ b.T
+    return np.maximum(d, 0.0)
+
+
+def knn_radii_squared(real: np.ndarray, k: int) -> np.ndarray:
+    """Squared distance from each real row to its k-th nearest other real row."""
+    if not 1 <= k < len(real):
+        raise ValueError(f"k must be between 1 and {len(real) - 1} for {len(real)} real rows")
+    d = squared_distances(real, real)
+    np.fill_diagonal(d, np.inf)  # a row is not its own neighbour
+    return np.partition(d, k - 1, axis=1)[:, k - 1]
+
+
+def realism(real: np.ndarray, fake: np.ndarray, k: int) -> dict[str, object]:
+    """Precision, density and coverage of `fake` against `real` (rows are feature vectors), and
+    `inside`: for each fake row, whether it lies in some real row's k-NN ball."""
+    within = squared_distances(fake, real) <= knn_radii_squared(real, k)[None, :]
+    inside = within.any(axis=1)
+    return {
+        "precision": float(inside.mean()),
+        "density": float(within.sum() / (k * len(fake))),
+        "coverage": float(within.any(axis=0).mean()),
+        "inside": inside,
+    }
+
+
+def real_subsets(n_real: int, size: int, subsets: int, seed: int) -> np.ndarray:
+    """`subsets` rows of `min(size, n_real)` distinct indices into the real images, drawn with
+    `seed`: the same subsets for every model and every judge."""
+    rng = np.random.default_rng(seed)
+    size = min(size, n_real)
+    return np.stack([np.sort(rng.choice(n_real, size, replace=False)) for _ in range(subsets)])
+
+
+def subset_realism(
+    real: np.ndarray, fake: np.ndarray, k: int, subsets: np.ndarray
+) -> dict[str, object]:
+    """`realism` averaged over subsets of the real rows (one row of indices per subset);
+    `inside` becomes each fake row's share of subsets in which it is inside a ball."""
+    results = [realism(real[index], fake, k) for index in subsets]
+    averaged: dict[str, object] = {
+        key: float(np.mean([r[key] for r in results]))
+        for key in ("precision", "density", "coverage")
+    }
+    averaged["inside"] = np.mean([r["inside"] for r in results], axis=0)
+    return averaged
+
+
+def _sqrt_psd(matrix: np.ndarray) -> np.ndarray:
+    """The symmetric square root of a symmetric positive semi-definite matrix."""
+    values, vectors = np.linalg.eigh(matrix)
+    return (vectors * np.sqrt(np.clip(values, 0.0, None))) @ vectors.T
+
+
+def frechet_distance(a: np.ndarray, b: np.ndarray) -> float:
+    """Frechet distance between Gaussians fitted to two sets of feature rows:
+    |mu_a - mu_b|^2 + tr(C_a + C_b - 2 (C_a^1/2 C_b C_a^1/2)^1/2)."""
+    a = np.asarray(a, dtype=np.float64)
+    b = np.asarray(b, dtype=np.float64)
+    cov_a, cov_b = np.cov(a, rowvar=False), np.cov(b, rowvar=False)
+    root_a = _sqrt_psd(cov_a)
+    cross = root_a @ cov_b @ root_a
+    trace_root = np.sqrt(np.clip(np.linalg.eigvalsh((cross + cross.T) / 2), 0.0, None)).sum()
+    distance = ((a.mean(0) - b.mean(0)) ** 2).sum() + np.trace(cov_a) + np.trace(cov_b)
+    return float(max(distance - 2.0 * trace_root, 0.0))

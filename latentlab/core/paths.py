@@ -1,0 +1,102 @@
+"""Where every stage reads and writes: one function per artifact.
+
+dvc.yaml declares each stage's output folders (`stage_outputs` says which, and a test checks
+that the two agree). Results a reader compares are small files tracked in git; models, codes,
+maps and images are kept in DVC's cache.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+DATA_ROOT = Path("data/raw")
+RUNS = Path("runs")
+MAPS = Path("maps")
+REPORTS = Path("reports")
+FIGURES = REPORTS / "figures"
+JUDGE = RUNS / "judge"
+VALIDATED = RUNS / "params.ok"
+HEADLINE = REPORTS / "metrics.json"
+SUMMARY = REPORTS / "summary.csv"
+
+
+def judge_weights(seed: int) -> Path:
+    """One judge's state dict."""
+    return JUDGE / "models" / f"seed{seed}.pt"
+
+
+def train_dir(model: str) -> Path:
+    """The model's training log (DVCLive): metrics.json, plots/metrics, plots/images."""
+    return RUNS / model / "train"
+
+
+def weights(model: str, seed: int) -> Path:
+    """The state dict of a model trained with one seed."""
+    return RUNS / model / "models" / f"seed{seed}.pt"
+
+
+def progress_image(model: str, seed: int, epoch: int) -> Path:
+    """The map a model decoded after one training epoch (DVCLive's image, step = epoch)."""
+    return train_dir(model) / "plots" / "images" / f"seed{seed}" / "map" / f"{epoch}.png"
+
+
+def eval_metrics(model: str, seed: int) -> Path:
+    """Test-set measures of one run."""
+    return RUNS / model / "evaluate" / f"seed{seed}.json"
+
+
+def codes(model: str, seed: int) -> Path:
+    """Test codes and labels of one run, with one reconstructed test image per class."""
+    return RUNS / model / "codes" / f"seed{seed}.npz"
+
+
+def map_metrics(model: str, seed: int) -> Path:
+    """Measures of one run's maps (the lab's square and the model's own)."""
+    return RUNS / model / "render" / f"seed{seed}.json"
+
+
+def map_file(model: str, seed: int, suffix: str, square: str = "lab") -> Path:
+    """One run's map: `.png` image or `.npz` arrays; `square` is "lab" or "own"."""
+    return MAPS / model / f"seed{seed}{'' if square == 'lab' else '_' + square}{suffix}"
+
+
+def path_metrics(model: str, seed: int) -> Path:
+    """Measures of one run's straight paths between test images."""
+    return RUNS / model / "paths" / f"seed{seed}.json"
+
+
+def path_strips(model: str, seed: int) -> Path:
+    """The decoded strips of the first few paths, with their real endpoint images."""
+    return RUNS / model / "strips" / f"seed{seed}.npz"
+
+
+def figure(name: str) -> Path:
+    """A figure of the report."""
+    return FIGURES / f"{name}.png"
+
+
+def stage_outputs(stage: str, model: str = "") -> dict[str, bool]:
+    """The folders and files a stage writes, as dvc.yaml declares them, with whether cached."""
+    run = RUNS / model
+    outputs = {
+        "validate": {VALIDATED: False},
+        "download": {DATA_ROOT / "FashionMNIST": True},
+        "judge": {
+            JUDGE / "models": True,
+            JUDGE / "metrics.json": False,
+            JUDGE / "plots" / "metrics": False,
+            JUDGE / "plots" / "custom": False,
+        },
+        "train": {
+            run / "models": True,
+            train_dir(model) / "metrics.json": False,
+            train_dir(model) / "plots" / "metrics": False,
+            train_dir(model) / "plots" / "custom": False,
+            train_dir(model) / "plots" / "images": True,
+        },
+        "evaluate": {run / "evaluate": False, run / "codes": True},
+        "render": {run / "render": False, MAPS / model: True},
+        "paths": {run / "paths": False, run / "strips": True},
+        "report": {REPORTS / "report.md": False, FIGURES: False, HEADLINE: False, SUMMARY: False},
+    }[stage]
+    return {p.as_posix(): cached for p, cached in outputs.items()}

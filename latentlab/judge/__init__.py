@@ -1,0 +1,1 @@
+"""The judge: a CNN that classifies and embeds decoded images, and how it is trained."""

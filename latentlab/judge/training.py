@@ -1,0 +1,56 @@
+"""The judge stage's work: training one judge CNN with Adam and cross-entropy."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from torch.nn import functional as F
+from tqdm import tqdm
+
+from latentlab.judge.network import Judge, as_image_tensor
+from latentlab.nn.runtime import keep_freed_memory, make_optimizer
+
+
+def train_judge(
+    images: np.ndarray,
+    labels: np.ndarray,
+    *,
+    epochs: int,
+    batch_size: int,
+    lr: float,
+    seed: int,
+    channels: int = 16,
+    device: str = "cpu",
+    progress: bool = True,
+) -> tuple[Judge, list[dict]]:
+    """Train a Judge with Adam and cross-entropy; the same seed gives the same weights."""
+    keep_freed_memory()
+    torch.manual_seed(seed)
+    model = Judge(channels).to(device)
+    optimizer = make_optimizer(model, lr, torch.device(device))
+    x = as_image_tensor(images, device)
+    y = torch.as_tensor(np.asarray(labels, dtype=np.int64), device=device)
+    generator = torch.Generator().manual_seed(seed)
+    history = []
+    for epoch in range(1, epochs + 1):
+        model.train()
+        order = torch.randperm(x.shape[0], generator=generator).to(device)
+        total = torch.zeros((), device=device)
+        seen = 0
+        starts = range(0, x.shape[0], batch_size)
+        bar_off = None if progress else True  # None: a bar on a terminal only
+        batches = tqdm(starts, desc=f"judge epoch {epoch}/{epochs}", disable=bar_off)
+        for step, start in enumerate(batches):
+            index = order[start : start + batch_size]
+            loss = F.cross_entropy(model(x[index]), y[index])
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+            total += loss.detach() * index.shape[0]
+            seen += index.shape[0]
+            # Reading the loss waits for the device, so not every step; the last one shows the mean.
+            if progress and (step % 20 == 0 or seen == x.shape[0]):
+                batches.set_postfix(loss=f"{total.item() / seen:.4f}")
+        history.append({"epoch": epoch, "loss": total.item() / seen})
+    model.eval()
+    return model, history

@@ -1,0 +1,1 @@
+"""The neural-network parts shared by the model stages: models, losses, checkpoints, runtime."""

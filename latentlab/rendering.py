@@ -1,0 +1,108 @@
+"""The render stage's work: decode a run's maps and prior samples, and measure the maps.
+
+Each run gets two maps: over the lab's square [-range, range]^2 (the lab's question) and over
+the square that holds the model's own test codes (so that a poor map can be told apart from a
+square that missed the codes). Every judge measures both, and the values are kept per judge.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from latentlab.analysis import measures, realism
+from latentlab.analysis.latent_grid import grid_codes, own_square
+from latentlab.analysis.metrics import record
+from latentlab.core.fashion_mnist import CLASSES, IMAGE_SIDE
+from latentlab.core.params import MapParams, RealismParams
+from latentlab.nn.models import LatentModel
+
+
+@dataclass(frozen=True)
+class Square:
+    """A square of the latent space: its centre and half-width."""
+
+    name: str  # "lab" or "own"
+    center: tuple[float, float]
+    half_width: float
+
+
+def squares(test_codes: np.ndarray, lm: MapParams) -> list[Square]:
+    """The lab's square, then the one that holds the model's own test codes."""
+    center, half_width = own_square(test_codes, lm.own_percentile)
+    return [Square("lab", (0.0, 0.0), lm.range), Square("own", center, half_width)]
+
+
+def decode_square(model: LatentModel, square: Square, grid: int) -> tuple[np.ndarray, np.ndarray]:
+    """The grid x grid x 2 codes of a square and their decoded tiles (grid x grid x 28 x 28)."""
+    z = grid_codes(grid, square.half_width, square.center)
+    return z, model.decode_grid(z)
+
+
+def prior_samples(model: LatentModel, count: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """`count` codes drawn from N(0, I) with `seed` (the same for every model), and their images."""
+    z = np.random.default_rng(seed).standard_normal((count, model.latent_dim)).astype(np.float32)
+    device = next(model.parameters()).device
+    images = model.decode(torch.from_numpy(z).to(device)).cpu().numpy()
+    return z, images.reshape(count, IMAGE_SIDE, IMAGE_SIDE)
+
+
+def map_measures(
+    tiles: np.ndarray,
+    test_codes: np.ndarray,
+    square: Square,
+    judged: list[tuple[np.ndarray, np.ndarray]],
+    real: list[np.ndarray],
+    subsets: np.ndarray,
+    lm: MapParams,
+    rp: RealismParams,
+) -> dict:
+    """Every measure of one map: judge-based ones as a list with one value per judge.
+
+    `judged` holds each judge's (probabilities, features) of the tiles, `real` each judge's
+    features of the test images, `subsets` the indices of the real subsets (see realism).
+    """
+    per_judge: dict[str, list[float]] = {
+        name: []
+        for name in (
+            "coverage",
+            "classes_present",
+            "inception_score",
+            "precision",
+            "density",
+            "frechet_distance",
+        )
+    }
+    mean_probs = np.zeros_like(judged[0][0], dtype=np.float64)
+    for (probs, features), real_features in zip(judged, real, strict=True):
+        r = realism.subset_realism(real_features, features, rp.k, subsets)
+        realistic = np.asarray(r["inside"]) >= 0.5  # inside a ball in most real subsets
+        per_judge["coverage"].append(r["coverage"])
+        per_judge["precision"].append(r["precision"])
+        per_judge["density"].append(r["density"])
+        per_judge["classes_present"].append(
+            measures.classes_present(probs, realistic, lm.min_confidence, lm.min_tiles)
+        )
+        per_judge["inception_score"].append(measures.inception_score(probs))
+        per_judge["frechet_distance"].append(realism.frechet_distance(features, real_features))
+        mean_probs += probs / len(judged)
+    smooth = measures.smoothness(tiles)
+    histogram = measures.class_histogram(mean_probs)
+    measured = {
+        "codes_in_square": measures.in_square_fraction(
+            test_codes, square.half_width, square.center
+        ),
+        **per_judge,
+        "blank_fraction": measures.blank_fraction(
+            tiles.reshape(-1, IMAGE_SIDE, IMAGE_SIDE), lm.blank_std
+        ),
+        "smoothness_mean": smooth["mean"],
+        "smoothness_p95": smooth["p95"],
+    }
+    return {
+        **record("render", "ae", measured),
+        "square": {"center": list(square.center), "half_width": square.half_width},
+        "tiles_per_class": dict(zip(CLASSES, (int(n) for n in histogram), strict=True)),
+    }

@@ -1,0 +1,134 @@
+"""The lab write-up's claims, each tested by the measures that can test it, VAE against each AE.
+
+A claim holds on a seed when the VAE beats the autoencoder there (seed i against seed i) in the
+measure's better direction, and, for a measure every judge takes, by more than the judges'
+spread: the standard deviation over judges of the per-judge difference, so that a difference one
+judge's noise could make does not count. A measure is **supported** when the claim holds on every
+seed, **not supported** when on none, **mixed** otherwise. It is **not decided** when dropping any
+one judge changes that verdict: a verdict that depends on which classifiers did the measuring is
+a verdict about the classifiers. A claim's verdict combines its decided measures.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from latentlab.analysis.metrics import BY_NAME, HIGHER
+from latentlab.report.results import seed_values
+
+SUPPORTED, MIXED, NOT_SUPPORTED, NOT_DECIDED = "supported", "mixed", "not supported", "not decided"
+
+
+@dataclass(frozen=True)
+class Claim:
+    """A claim of the lab's write-up and the measures that test it."""
+
+    key: str
+    text: str
+    measures: tuple[str, ...]
+
+
+CLAIMS = (
+    Claim(
+        "kinds",
+        "More kinds of item appear in the VAE map",
+        ("coverage", "classes_present", "inception_score"),
+    ),
+    Claim(
+        "smooth",
+        "Transitions between items are smoother in the VAE's latent space",
+        ("path_evenness", "path_middle_precision"),
+    ),
+    Claim(
+        "realistic", "The VAE map has fewer unrealistic regions", ("precision", "frechet_distance")
+    ),
+)
+# The mechanism the write-up names (the KL term keeps codes near the prior) is measured too.
+MECHANISM = "codes_in_square"
+
+
+def square_of(metric: str) -> str:
+    """Which square a map metric is judged on: the lab's, the question the lab asks."""
+    return "lab" if BY_NAME[metric].stage == "render" else ""
+
+
+@dataclass(frozen=True)
+class MeasureVerdict:
+    """One measure of a claim, VAE `vae` against autoencoder `ae`, seed by seed."""
+
+    metric: str
+    vae: str
+    ae: str
+    gains: list[float]  # per seed: how much better the VAE is (mean over judges)
+    spreads: list[float]  # per seed: the judges' standard deviation of that gain
+    holds: list[bool]
+    verdict: str
+    judges: int
+
+    @property
+    def supported_on(self) -> str:
+        """'k/n' seeds on which the claim holds."""
+        return f"{sum(self.holds)}/{len(self.holds)}"
+
+
+def _verdict(holds: list[bool]) -> str:
+    if all(holds):
+        return SUPPORTED
+    return MIXED if any(holds) else NOT_SUPPORTED
+
+
+def _gains(vae: pd.DataFrame, ae: pd.DataFrame, metric: str) -> tuple[np.ndarray, np.ndarray]:
+    """Per common seed: the mean over judges of the VAE's gain, and the judges' spread of it."""
+    seeds = vae.index.intersection(ae.index)
+    diff = vae.loc[seeds].to_numpy() - ae.loc[seeds].to_numpy()
+    gain = diff if BY_NAME[metric].better == HIGHER else -diff
+    spread = gain.std(axis=1, ddof=1) if gain.shape[1] > 1 else np.zeros(len(seeds))
+    return gain.mean(axis=1), spread
+
+
+def measure_verdict(table: pd.DataFrame, metric: str, vae: str, ae: str) -> MeasureVerdict:
+    """The verdict of one measure, with the leave-one-judge-out check for judge-based ones."""
+    square = square_of(metric)
+    v, a = seed_values(table, vae, metric, square), seed_values(table, ae, metric, square)
+    gains, spreads = _gains(v, a, metric)
+    holds = [bool(g > s) for g, s in zip(gains, spreads, strict=True)]
+    verdict = _verdict(holds)
+    judges = v.shape[1] if BY_NAME[metric].judged else 0
+    if judges > 1:
+        for left_out in v.columns:
+            g, s = _gains(v.drop(columns=left_out), a.drop(columns=left_out), metric)
+            if _verdict([bool(x > y) for x, y in zip(g, s, strict=True)]) != verdict:
+                verdict = NOT_DECIDED
+                break
+    return MeasureVerdict(metric, vae, ae, list(gains), list(spreads), holds, verdict, judges)
+
+
+def claim_verdict(measures: list[MeasureVerdict]) -> str:
+    """A claim's verdict from its measures: supported or not supported when every decided
+    measure agrees, mixed when they disagree, not decided when none is decided."""
+    decided = {m.verdict for m in measures if m.verdict != NOT_DECIDED}
+    if not decided:
+        return NOT_DECIDED
+    return decided.pop() if len(decided) == 1 else MIXED
+
+
+@dataclass(frozen=True)
+class ClaimResult:
+    """A claim tested against every autoencoder: measures[ae] and the verdict per autoencoder."""
+
+    claim: Claim
+    measures: dict[str, list[MeasureVerdict]]
+    verdicts: dict[str, str]
+
+
+def judge_claims(table: pd.DataFrame, vae: str, aes: list[str]) -> list[ClaimResult]:
+    """Every claim, the VAE `vae` against each autoencoder in `aes`."""
+    results = []
+    for claim in CLAIMS:
+        measures = {ae: [measure_verdict(table, m, vae, ae) for m in claim.measures] for ae in aes}
+        verdicts = {ae: claim_verdict(ms) for ae, ms in measures.items()}
+        results.append(ClaimResult(claim, measures, verdicts))
+    return results

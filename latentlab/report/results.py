@@ -1,0 +1,124 @@
+"""Every run's metrics gathered into one pandas table, and their summaries over seeds and judges.
+
+The table is long: one row per (model, seed, square, metric, judge) with its value. `square` is
+"lab" or "own" for a map's measures and "" otherwise; `judge` is the judge's seed for a measure
+taken by each judge and 0 otherwise. Which files hold which metrics comes from the table of
+metrics (latentlab/analysis/metrics.py).
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from latentlab.analysis.metrics import BY_NAME, METRICS, written_by
+from latentlab.core import paths
+from latentlab.core.artifacts import read_json
+from latentlab.core.errors import UserError
+from latentlab.core.params import Params
+
+COLUMNS = ["model", "seed", "square", "metric", "judge", "value"]
+SQUARES = ("lab", "own")
+
+
+def _rows(
+    model: str,
+    seed: int,
+    square: str,
+    values: dict,
+    file: object,
+    names: list[str],
+    judges: list[int],
+) -> list[tuple]:
+    rows = []
+    for name in names:
+        if name not in values:
+            raise UserError(f"{file} has no {name!r}; rerun `dvc repro` to rewrite it")
+        value = values[name]
+        if BY_NAME[name].judged:
+            if not isinstance(value, list) or len(value) != len(judges):
+                raise UserError(
+                    f"{file}: {name} does not hold one value per judge "
+                    f"({len(judges)}); rerun `dvc repro`"
+                )
+            rows += [
+                (model, seed, square, name, j, float(v)) for j, v in zip(judges, value, strict=True)
+            ]
+        else:
+            rows.append((model, seed, square, name, 0, float(value)))
+    return rows
+
+
+def gather(p: Params) -> pd.DataFrame:
+    """Every compared model's per-seed metrics, and the judges' accuracies (model "judge")."""
+    judges = p.judge.seeds
+    rows: list[tuple] = []
+    judge_file = paths.JUDGE / "metrics.json"
+    judge_metrics = read_json(judge_file)
+    for j in judges:
+        rows += _rows(
+            "judge", j, "", judge_metrics.get(f"seed{j}", {}), judge_file, ["test_accuracy"], judges
+        )
+    for m in p.compared:
+        train_file = paths.train_dir(m.name) / "metrics.json"
+        trained = read_json(train_file)
+        for seed in p.seeds:
+
+            def names(stage: str, kind: str = m.kind) -> list[str]:
+                return [metric.name for metric in written_by(stage, kind)]
+
+            rows += _rows(
+                m.name, seed, "", trained.get(f"seed{seed}", {}), train_file, names("train"), judges
+            )
+            file = paths.eval_metrics(m.name, seed)
+            rows += _rows(m.name, seed, "", read_json(file), file, names("evaluate"), judges)
+            file = paths.path_metrics(m.name, seed)
+            rows += _rows(m.name, seed, "", read_json(file), file, names("paths"), judges)
+            file = paths.map_metrics(m.name, seed)
+            rendered = read_json(file)
+            for square in SQUARES:
+                rows += _rows(
+                    m.name, seed, square, rendered.get(square, {}), file, names("render"), judges
+                )
+    return pd.DataFrame(rows, columns=COLUMNS)
+
+
+def summarise(table: pd.DataFrame) -> pd.DataFrame:
+    """Per (model, square, metric): the mean over seeds of each seed's mean over judges, the
+    standard deviation of those over seeds, and the mean over seeds of the judges' standard
+    deviation (0 where there is a single seed or judge)."""
+    keys = ["model", "square", "metric"]
+    per_seed = table.groupby([*keys, "seed"], sort=False)["value"].agg(["mean", "std"])
+    summary = per_seed.groupby(level=keys, sort=False).agg(
+        mean=("mean", "mean"),
+        std_seeds=("mean", "std"),
+        std_judges=("std", "mean"),
+        seeds=("mean", "size"),
+    )
+    return summary.fillna({"std_seeds": 0.0, "std_judges": 0.0}).reset_index()
+
+
+def headline(summary: pd.DataFrame, p: Params) -> dict:
+    """The few metrics `dvc metrics show` displays: per compared model, the means of the headline
+    metrics (a map's over the lab's square), and the judges' mean test accuracy."""
+    lookup = summary.set_index(["model", "square", "metric"])["mean"]
+    out: dict = {"judge_accuracy": float(lookup[("judge", "", "test_accuracy")])}
+    for m in p.compared:
+        values = {}
+        for metric in METRICS:
+            if not metric.headline or metric.stage == "judge":
+                continue
+            square = "lab" if metric.stage == "render" else ""
+            key = (m.name, square, metric.name)
+            if key in lookup.index:
+                values[metric.name] = float(lookup[key])
+        out[m.name] = values
+    return out
+
+
+def seed_values(table: pd.DataFrame, model: str, metric: str, square: str) -> pd.DataFrame:
+    """One model's values of one metric: a seeds x judges frame (a single column, judge 0, for a
+    metric that no judge takes)."""
+    rows = table[(table.model == model) & (table.metric == metric) & (table.square == square)]
+    if rows.empty:
+        raise KeyError(f"no {metric} for {model}")
+    return rows.pivot(index="seed", columns="judge", values="value").sort_index()

@@ -1,0 +1,74 @@
+"""Stage `paths@<model>`: decode straight paths between the test codes of pairs of test images of
+different classes (the same pairs for every model), for every seed; measure how evenly and how
+realistically the images change along them; keep the first few paths for the report's figure."""
+
+import logging
+
+from latentlab import interpolation
+from latentlab.analysis.realism import real_subsets
+from latentlab.analysis.transitions import pick_pairs
+from latentlab.core import paths
+from latentlab.core.artifacts import load_arrays, save_arrays, write_json
+from latentlab.core.errors import UserError, stage_entry
+from latentlab.core.fashion_mnist import IMAGE_SIDE, load_split
+from latentlab.core.paths import DATA_ROOT
+from latentlab.judge.network import judge_all, load_judges
+from latentlab.nn.checkpoints import load_weights
+from latentlab.nn.models import build_model
+from latentlab.nn.runtime import resolve_device
+from stages import log_written, stage_params
+
+log = logging.getLogger("paths")
+
+
+@stage_entry
+def main() -> None:
+    """Decode and measure the paths of every seed of the model named on the command line."""
+    p, mp = stage_params(__doc__, per_model=True)
+    pp = p.paths
+    device = resolve_device(p.device)
+    judges = load_judges(p.judge.seeds, p.judge.channels, device)
+    test_images, test_labels = load_split(DATA_ROOT, "test", p.limit)
+    try:
+        pairs = pick_pairs(test_labels, pp.pairs, pp.seed)
+    except ValueError as err:
+        raise UserError(f"paths: {err} (data.limit is {p.limit}); raise data.limit") from None
+    real = [features for _, features in judge_all(judges, test_images)]
+    n_middle = pp.pairs * (pp.steps - 1)
+    subsets = real_subsets(len(test_images), n_middle, p.realism.subsets, p.realism.seed)
+    for seed in p.seeds:
+        model = build_model(mp.kind, mp.latent_dim, mp.hidden)
+        model = load_weights(model, paths.weights(mp.name, seed)).to(device)
+        (codes,) = load_arrays(paths.codes(mp.name, seed), "codes")
+        images = interpolation.decode_paths(model, codes, pairs, pp.steps)
+        judged = judge_all(judges, images.reshape(-1, IMAGE_SIDE, IMAGE_SIDE))
+        measured = interpolation.path_measures(images, judged, real, subsets, p.realism)
+        shown = pairs[: pp.shown]
+        save_arrays(
+            paths.path_strips(mp.name, seed),
+            pairs=shown,
+            images=images[: pp.shown],
+            start=test_images[shown[:, 0]],
+            end=test_images[shown[:, 1]],
+            start_code=codes[shown[:, 0]],
+            end_code=codes[shown[:, 1]],
+        )
+        write_json(paths.path_metrics(mp.name, seed), measured)
+        log.info(
+            "%s seed %d: %d paths of %d steps: evenness %.3f, middle precision %s",
+            mp.name,
+            seed,
+            pp.pairs,
+            pp.steps,
+            measured["path_evenness"],
+            ", ".join(f"{v:.3f}" for v in measured["path_middle_precision"]),
+        )
+    log_written(
+        log,
+        paths.path_metrics(mp.name, p.seeds[0]).parent,
+        paths.path_strips(mp.name, p.seeds[0]).parent,
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,387 @@
+"""The report's verdicts (latentlab/report/comparison.py) and tables (latentlab/report/results.py),
+on synthetic tables in the long format of results.COLUMNS: known answers, worked by hand."""
+
+from __future__ import annotations
+
+import copy
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from latentlab.analysis.metrics import BY_NAME, HIGHER, LOWER, METRICS, written_by
+from latentlab.core import paths
+from latentlab.core.artifacts import write_json
+from latentlab.core.errors import UserError
+from latentlab.core.params import validate
+from latentlab.report import comparison, results
+from latentlab.report.comparison import (
+    MIXED,
+    NOT_DECIDED,
+    NOT_SUPPORTED,
+    SUPPORTED,
+    MeasureVerdict,
+    claim_verdict,
+    judge_claims,
+    measure_verdict,
+)
+
+DECLARED = ["ae", "vae", "ae_wide"]
+JUDGES = [1, 2, 3]
+
+
+def long_table(values: dict[tuple[str, str], list[list[float]]], judges=JUDGES) -> pd.DataFrame:
+    """A results table from {(model, metric): seeds x judges values} (seeds 1, 2, ...); a metric
+    no judge takes gets one value per seed (judge 0). A map's metric goes on the lab's square,
+    with the opposite of its values on the own square, so that using the wrong square shows."""
+    rows = []
+    for (model, metric), per_seed in values.items():
+        square = comparison.square_of(metric)
+        for seed, seed_values in enumerate(per_seed, start=1):
+            if BY_NAME[metric].judged:
+                assert len(seed_values) == len(judges)
+                cells = list(zip(judges, seed_values, strict=True))
+            else:
+                assert len(seed_values) == 1
+                cells = [(0, seed_values[0])]
+            for judge, value in cells:
+                rows.append((model, seed, square, metric, judge, float(value)))
+                if square == "lab":
+                    rows.append((model, seed, "own", metric, judge, -float(value)))
+    table = pd.DataFrame(rows, columns=results.COLUMNS)
+    assert list(table.columns) == ["model", "seed", "square", "metric", "judge", "value"]
+    return table
+
+
+def verdict_of(metric: str, vae: list[list[float]], ae: list[list[float]]) -> MeasureVerdict:
+    return measure_verdict(
+        long_table({("vae", metric): vae, ("ae", metric): ae}), metric, "vae", "ae"
+    )
+
+
+# measure_verdict
+
+
+def test_clearly_better_on_every_seed_with_judges_agreeing_is_supported():
+    vae = [[0.80, 0.81, 0.79], [0.75, 0.76, 0.77], [0.90, 0.88, 0.89]]
+    ae = [[0.50, 0.52, 0.49], [0.51, 0.50, 0.50], [0.40, 0.41, 0.42]]
+    v = verdict_of("precision", vae, ae)
+    assert v.verdict == SUPPORTED
+    assert v.holds == [True, True, True] and v.supported_on == "3/3"
+    assert v.judges == 3 and (v.metric, v.vae, v.ae) == ("precision", "vae", "ae")
+    # gains by hand: seed 1's per-judge gains are 0.30, 0.29, 0.30
+    assert v.gains[0] == pytest.approx((0.30 + 0.29 + 0.30) / 3)
+    assert v.spreads[0] == pytest.approx(np.std([0.30, 0.29, 0.30], ddof=1))
+
+
+def test_clearly_worse_is_not_supported():
+    v = verdict_of("coverage", [[0.2, 0.2, 0.21]] * 3, [[0.6, 0.61, 0.6]] * 3)
+    assert v.verdict == NOT_SUPPORTED
+    assert v.holds == [False] * 3 and v.supported_on == "0/3"
+    assert all(g < 0 for g in v.gains)
+
+
+def test_better_on_two_seeds_of_three_is_mixed():
+    vae = [[0.8, 0.8, 0.81], [0.8, 0.79, 0.8], [0.3, 0.31, 0.3]]
+    ae = [[0.5, 0.5, 0.5]] * 3
+    v = verdict_of("precision", vae, ae)
+    assert v.verdict == MIXED
+    assert v.holds == [True, True, False] and v.supported_on == "2/3"
+
+
+def test_a_gain_smaller_than_the_judges_spread_does_not_hold():
+    # four judges; per-judge gains 0.5, -0.3, 0.2, -0.1: a mean gain of 0.075 against a spread
+    # of 0.35, and no judge left out makes any seed hold either
+    judges = [1, 2, 3, 4]
+    gains = [0.5, -0.3, 0.2, -0.1]
+    ae = [[0.4] * 4] * 3
+    vae = [[0.4 + g for g in gains]] * 3
+    table = long_table({("vae", "precision"): vae, ("ae", "precision"): ae}, judges)
+    v = measure_verdict(table, "precision", "vae", "ae")
+    assert v.gains == pytest.approx([0.075] * 3)
+    assert v.spreads == pytest.approx([np.std(gains, ddof=1)] * 3)
+    assert v.spreads[0] == pytest.approx(0.35)
+    assert v.holds == [False, False, False]
+    assert v.verdict == NOT_SUPPORTED and v.judges == 4
+
+
+def test_a_verdict_that_one_judge_flips_is_not_decided():
+    # with all three judges: gains 0.5, 0.5, -0.1 have mean 0.3 < spread 0.35 -> not supported;
+    # without judge 3 the gains agree exactly (spread 0) -> supported: the verdict is the judge's
+    vae = [[0.9, 0.9, 0.3]] * 3
+    ae = [[0.4, 0.4, 0.4]] * 3
+    v = verdict_of("precision", vae, ae)
+    assert v.holds == [False] * 3
+    assert v.verdict == NOT_DECIDED
+    # the same numbers with one judge's disagreement removed are decided
+    agreed = verdict_of("precision", [[0.9, 0.9, 0.88]] * 3, ae)
+    assert agreed.verdict == SUPPORTED
+
+
+@pytest.mark.parametrize("metric", ["frechet_distance", "path_evenness"])
+def test_lower_is_better_makes_a_lower_vae_value_a_gain(metric):
+    judged = BY_NAME[metric].judged
+    width = 3 if judged else 1
+    low, high = [[0.2] * width] * 3, [[0.6] * width] * 3
+    if judged:
+        low = [[0.2, 0.21, 0.19]] * 3
+    better = verdict_of(metric, low, high)
+    assert BY_NAME[metric].better == LOWER
+    assert better.verdict == SUPPORTED
+    assert better.gains == pytest.approx([0.4] * 3)
+    worse = verdict_of(metric, high, low)
+    assert worse.verdict == NOT_SUPPORTED
+    assert worse.gains == pytest.approx([-0.4] * 3)
+
+
+def test_a_metric_no_judge_takes_needs_only_a_positive_gain():
+    v = verdict_of("codes_in_square", [[0.51], [0.50], [0.49]], [[0.50], [0.50], [0.50]])
+    assert BY_NAME["codes_in_square"].better == HIGHER
+    assert v.judges == 0 and v.spreads == [0.0, 0.0, 0.0]
+    assert v.holds == [True, False, False] and v.verdict == MIXED
+
+
+def test_map_metrics_are_judged_on_the_lab_square():
+    assert comparison.square_of("precision") == "lab"
+    assert comparison.square_of("path_evenness") == ""
+    # long_table puts the opposite values on the own square: a supported verdict means "lab"
+    v = verdict_of("codes_in_square", [[0.9]] * 3, [[0.1]] * 3)
+    assert v.verdict == SUPPORTED
+
+
+def test_only_seeds_both_models_have_are_compared():
+    table = long_table(
+        {("vae", "path_evenness"): [[0.1], [0.1], [0.9]], ("ae", "path_evenness"): [[0.5], [0.5]]}
+    )
+    v = measure_verdict(table, "path_evenness", "vae", "ae")
+    assert len(v.gains) == 2 and v.verdict == SUPPORTED
+
+
+def test_a_missing_metric_is_a_key_error():
+    table = long_table({("vae", "precision"): [[0.5] * 3]})
+    with pytest.raises(KeyError, match="no precision for ae"):
+        measure_verdict(table, "precision", "vae", "ae")
+
+
+# claim_verdict
+
+
+def mv(verdict: str) -> MeasureVerdict:
+    return MeasureVerdict("precision", "vae", "ae", [0.1], [0.0], [True], verdict, 3)
+
+
+@pytest.mark.parametrize(
+    ("verdicts", "expected"),
+    [
+        ([SUPPORTED, SUPPORTED], SUPPORTED),
+        ([NOT_SUPPORTED, NOT_SUPPORTED, NOT_SUPPORTED], NOT_SUPPORTED),
+        ([SUPPORTED, NOT_SUPPORTED], MIXED),
+        ([SUPPORTED, MIXED], MIXED),
+        ([MIXED, MIXED], MIXED),
+        ([MIXED], MIXED),
+        ([SUPPORTED, NOT_DECIDED], SUPPORTED),  # an undecided measure does not vote
+        ([NOT_DECIDED, NOT_SUPPORTED, NOT_DECIDED], NOT_SUPPORTED),
+        ([NOT_DECIDED, NOT_DECIDED], NOT_DECIDED),
+        ([], NOT_DECIDED),
+    ],
+)
+def test_claim_verdict_combines_the_decided_measures(verdicts, expected):
+    assert claim_verdict([mv(v) for v in verdicts]) == expected
+
+
+# judge_claims over a whole table
+
+
+def every_claim_measure(vae_better: bool, seeds: int = 3) -> pd.DataFrame:
+    """Every measure of every claim for vae, ae and ae_wide; the VAE better or worse by far."""
+    values = {}
+    for claim in comparison.CLAIMS:
+        for metric in claim.measures:
+            width = len(JUDGES) if BY_NAME[metric].judged else 1
+            up = BY_NAME[metric].better == HIGHER
+            good, bad = (0.9, 0.1) if up else (0.1, 0.9)
+            vae_value = good if vae_better else bad
+            ae_value = bad if vae_better else good
+            values["vae", metric] = [[vae_value] * width] * seeds
+            values["ae", metric] = [[ae_value] * width] * seeds
+            values["ae_wide", metric] = [[ae_value] * width] * seeds
+    return long_table(values)
+
+
+@pytest.mark.parametrize(("vae_better", "expected"), [(True, SUPPORTED), (False, NOT_SUPPORTED)])
+def test_judge_claims_tests_every_claim_against_every_autoencoder(vae_better, expected):
+    results_ = judge_claims(every_claim_measure(vae_better), "vae", ["ae", "ae_wide"])
+    assert [r.claim.key for r in results_] == [c.key for c in comparison.CLAIMS]
+    for r in results_:
+        assert set(r.measures) == {"ae", "ae_wide"}
+        assert r.verdicts == {"ae": expected, "ae_wide": expected}
+        for ae, measures in r.measures.items():
+            assert [m.metric for m in measures] == list(r.claim.measures)
+            assert all(m.ae == ae and m.verdict == expected for m in measures)
+
+
+def test_every_claim_measure_has_a_direction_and_a_verdict_square():
+    for claim in comparison.CLAIMS:
+        assert claim.measures
+        for metric in claim.measures:
+            assert BY_NAME[metric].better in (HIGHER, LOWER), metric
+            assert comparison.square_of(metric) in ("lab", "")
+    assert BY_NAME[comparison.MECHANISM].better == HIGHER
+
+
+# results.summarise, seed_values, headline, finite
+
+
+def test_summarise_by_hand():
+    table = pd.DataFrame(
+        [
+            # a judged metric: seed 1's judges say 1 and 3, seed 2's say 5 and 5
+            ("m", 1, "lab", "precision", 1, 1.0),
+            ("m", 1, "lab", "precision", 2, 3.0),
+            ("m", 2, "lab", "precision", 1, 5.0),
+            ("m", 2, "lab", "precision", 2, 5.0),
+            # no judge: one value per seed
+            ("m", 1, "", "test_bce", 0, 10.0),
+            ("m", 2, "", "test_bce", 0, 14.0),
+            # a single seed
+            ("n", 1, "", "test_bce", 0, 7.0),
+        ],
+        columns=results.COLUMNS,
+    )
+    summary = results.summarise(table).set_index(["model", "square", "metric"])
+    precision = summary.loc[("m", "lab", "precision")]
+    assert precision["mean"] == pytest.approx(3.5)  # mean of the seeds' judge means 2 and 5
+    assert precision["std_seeds"] == pytest.approx(math.sqrt(4.5))  # std of 2 and 5 (ddof 1)
+    assert precision["std_judges"] == pytest.approx(math.sqrt(2) / 2)  # mean of sqrt 2 and 0
+    assert precision["seeds"] == 2
+    bce = summary.loc[("m", "", "test_bce")]
+    assert (bce["mean"], bce["std_judges"], bce["seeds"]) == (12.0, 0.0, 2)
+    assert bce["std_seeds"] == pytest.approx(math.sqrt(8))
+    single = summary.loc[("n", "", "test_bce")]
+    assert (single["mean"], single["std_seeds"], single["std_judges"]) == (7.0, 0.0, 0.0)
+    assert results.finite(results.summarise(table))
+
+
+def test_summarise_keeps_the_squares_apart():
+    table = long_table({("vae", "precision"): [[0.2, 0.4, 0.6], [0.4, 0.4, 0.4]]})
+    summary = results.summarise(table).set_index(["model", "square", "metric"])
+    assert summary.loc[("vae", "lab", "precision"), "mean"] == pytest.approx(0.4)
+    assert summary.loc[("vae", "own", "precision"), "mean"] == pytest.approx(-0.4)
+    assert summary.loc[("vae", "lab", "precision"), "std_seeds"] == pytest.approx(0.0, abs=1e-12)
+    assert summary.loc[("vae", "lab", "precision"), "std_judges"] == pytest.approx(0.1)
+
+
+def test_finite_catches_nan_and_infinity():
+    table = pd.DataFrame([("m", 1, "", "test_bce", 0, 1.0)], columns=results.COLUMNS)
+    assert results.finite(results.summarise(table))
+    for bad in (math.nan, math.inf):
+        broken = table.copy()
+        broken.loc[0, "value"] = bad
+        assert not results.finite(results.summarise(broken))
+
+
+def test_seed_values_is_a_seeds_by_judges_frame():
+    table = long_table({("vae", "precision"): [[0.1, 0.2, 0.3], [0.4, 0.5, 0.6]]})
+    frame = results.seed_values(table, "vae", "precision", "lab")
+    assert list(frame.index) == [1, 2] and list(frame.columns) == JUDGES
+    np.testing.assert_allclose(frame.to_numpy(), [[0.1, 0.2, 0.3], [0.4, 0.5, 0.6]])
+    with pytest.raises(KeyError):
+        results.seed_values(table, "vae", "precision", "")
+
+
+@pytest.fixture
+def two_model_params(repo_params):
+    raw = copy.deepcopy(repo_params)
+    raw["seeds"] = [1, 2]
+    raw["judge"]["seeds"] = [4, 7]
+    raw["report"]["models"] = ["vae", "ae"]
+    return validate(raw, DECLARED)
+
+
+def test_headline_holds_the_headline_metrics_of_the_lab_square(two_model_params):
+    values = {}
+    for model, kind in (("vae", "vae"), ("ae", "ae")):
+        for stage in ("evaluate", "render", "paths"):
+            for m in written_by(stage, kind):
+                width = 2 if m.judged else 1
+                values[model, m.name] = [[1.0] * width, [3.0] * width]
+    table = long_table(values, judges=[4, 7])
+    judge_rows = pd.DataFrame(
+        [("judge", 4, "", "test_accuracy", 0, 0.9), ("judge", 7, "", "test_accuracy", 0, 0.8)],
+        columns=results.COLUMNS,
+    )
+    summary = results.summarise(pd.concat([table, judge_rows], ignore_index=True))
+    out = results.headline(summary, two_model_params)
+    assert list(out) == ["judge_accuracy", "vae", "ae"]
+    assert out["judge_accuracy"] == pytest.approx(0.85)
+    expected = {
+        m.name for m in METRICS if m.headline and m.stage in ("evaluate", "render", "paths")
+    }
+    assert set(out["vae"]) == expected
+    assert set(out["ae"]) == {n for n in expected if not BY_NAME[n].vae_only}
+    assert all(v == 2.0 for v in out["vae"].values())  # the lab square's, not the own's -2
+
+
+def write_run_files(p, corrupt: str = "") -> None:
+    """Every file results.gather reads, for the compared models and seeds, in the cwd."""
+    judges = p.judge.seeds
+
+    def values(stage: str, kind: str) -> dict:
+        out = {}
+        for m in written_by(stage, kind):
+            out[m.name] = [0.5] * len(judges) if m.judged else 0.25
+        return out
+
+    write_json(paths.JUDGE / "metrics.json", {f"seed{j}": {"test_accuracy": 0.9} for j in judges})
+    for m in p.compared:
+        write_json(
+            paths.train_dir(m.name) / "metrics.json",
+            {f"seed{s}": values("train", m.kind) for s in p.seeds},
+        )
+        for seed in p.seeds:
+            evaluated = values("evaluate", m.kind)
+            if corrupt == "missing" and m.kind == "vae":
+                del evaluated["test_bce"]
+            write_json(paths.eval_metrics(m.name, seed), evaluated)
+            write_json(paths.path_metrics(m.name, seed), values("paths", m.kind))
+            rendered = values("render", m.kind)
+            if corrupt == "one-judge":
+                rendered["precision"] = [0.5]
+            write_json(paths.map_metrics(m.name, seed), {"lab": rendered, "own": rendered})
+
+
+def test_gather_reads_every_compared_run(tmp_path, monkeypatch, two_model_params):
+    monkeypatch.chdir(tmp_path)
+    p = two_model_params
+    write_run_files(p)
+    table = results.gather(p)
+    assert list(table.columns) == results.COLUMNS
+    judge_rows = table[table.model == "judge"]
+    assert sorted(judge_rows.seed) == [4, 7] and set(judge_rows.metric) == {"test_accuracy"}
+    expected_rows = 2  # the judges' accuracies
+    for m in p.compared:
+        for stage in ("train", "evaluate", "paths", "render"):
+            squares = 2 if stage == "render" else 1
+            for metric in written_by(stage, m.kind):
+                expected_rows += len(p.seeds) * squares * (2 if metric.judged else 1)
+    assert len(table) == expected_rows
+    precision = table[(table.model == "vae") & (table.metric == "precision")]
+    assert sorted(set(precision.judge)) == [4, 7] and set(precision.square) == {"lab", "own"}
+    assert set(table[table.metric == "test_bce"].judge) == {0}
+    assert "log_likelihood" not in set(table[table.model == "ae"].metric)
+
+
+@pytest.mark.parametrize(
+    ("corrupt", "words"),
+    [("missing", ["has no 'test_bce'", "dvc repro"]), ("one-judge", ["one value per judge (2)"])],
+)
+def test_gather_refuses_a_run_file_that_does_not_match_the_params(
+    tmp_path, monkeypatch, two_model_params, corrupt, words
+):
+    monkeypatch.chdir(tmp_path)
+    write_run_files(two_model_params, corrupt)
+    with pytest.raises(UserError) as info:
+        results.gather(two_model_params)
+    for word in words:
+        assert word in str(info.value)
