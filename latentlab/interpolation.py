@@ -14,7 +14,6 @@ import torch
 from latentlab.analysis import realism, transitions
 from latentlab.analysis.metrics import record
 from latentlab.core.fashion_mnist import IMAGE_SIDE
-from latentlab.core.params import RealismParams
 from latentlab.nn.models import LatentModel
 
 
@@ -32,22 +31,20 @@ def decode_paths(
 def path_measures(
     images: np.ndarray,
     judged: list[tuple[np.ndarray, np.ndarray]],
-    real: list[np.ndarray],
-    subsets: np.ndarray,
-    rp: RealismParams,
+    real_balls: list[list[realism.Balls]],
 ) -> dict:
     """Evenness of every path (mean over paths), and per judge: the precision of the middle
     images and the mean number of class changes along a path.
 
     `judged` holds each judge's (probabilities, features) of all path images, flattened path by
-    path; `real` each judge's features of the test images; `subsets` the real subsets' indices.
+    path; `real_balls` each judge's k-NN balls of each subset of the test images.
     """
     n, length = images.shape[:2]
     middle = np.zeros((n, length), dtype=bool)
     middle[:, 1:-1] = True
     precision, changes = [], []
-    for (probs, features), real_features in zip(judged, real, strict=True):
-        r = realism.subset_realism(real_features, features[middle.ravel()], rp.k, subsets)
+    for (probs, features), balls in zip(judged, real_balls, strict=True):
+        r = realism.subset_realism(balls, features[middle.ravel()])
         precision.append(r["precision"])
         classes = probs.argmax(axis=1).reshape(n, length)
         changes.append(float(transitions.class_changes(classes).mean()))

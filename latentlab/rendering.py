@@ -16,7 +16,7 @@ from latentlab.analysis import measures, realism
 from latentlab.analysis.latent_grid import grid_codes, own_square
 from latentlab.analysis.metrics import record
 from latentlab.core.fashion_mnist import CLASSES, IMAGE_SIDE
-from latentlab.core.params import MapParams, RealismParams
+from latentlab.core.params import MapParams
 from latentlab.nn.models import LatentModel
 
 
@@ -55,14 +55,13 @@ def map_measures(
     square: Square,
     judged: list[tuple[np.ndarray, np.ndarray]],
     real: list[np.ndarray],
-    subsets: np.ndarray,
+    real_balls: list[list[realism.Balls]],
     lm: MapParams,
-    rp: RealismParams,
 ) -> dict:
     """Every measure of one map: judge-based ones as a list with one value per judge.
 
     `judged` holds each judge's (probabilities, features) of the tiles, `real` each judge's
-    features of the test images, `subsets` the indices of the real subsets (see realism).
+    features of the test images and `real_balls` its k-NN balls of each real subset.
     """
     per_judge: dict[str, list[float]] = {
         name: []
@@ -76,8 +75,8 @@ def map_measures(
         )
     }
     mean_probs = np.zeros_like(judged[0][0], dtype=np.float64)
-    for (probs, features), real_features in zip(judged, real, strict=True):
-        r = realism.subset_realism(real_features, features, rp.k, subsets)
+    for (probs, features), real_features, balls in zip(judged, real, real_balls, strict=True):
+        r = realism.subset_realism(balls, features)
         realistic = np.asarray(r["inside"]) >= 0.5  # inside a ball in most real subsets
         per_judge["coverage"].append(r["coverage"])
         per_judge["precision"].append(r["precision"])

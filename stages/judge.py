@@ -3,13 +3,15 @@ on the test set. Judge-based measures of a map are means over these judges, with
 
 import logging
 
+import numpy as np
 from dvclive import Live
 
 from latentlab.core import paths
+from latentlab.core.artifacts import save_arrays
 from latentlab.core.errors import stage_entry
 from latentlab.core.fashion_mnist import load_split
 from latentlab.core.paths import DATA_ROOT, JUDGE
-from latentlab.judge.network import accuracy
+from latentlab.judge.network import judge_images
 from latentlab.judge.training import train_judge
 from latentlab.nn.checkpoints import save_weights
 from latentlab.nn.runtime import resolve_device
@@ -27,6 +29,7 @@ def main() -> None:
     train_images, train_labels = load_split(DATA_ROOT, "train", p.limit)
     test_images, test_labels = load_split(DATA_ROOT, "test", p.limit)
     curves = []  # every judge's epochs, for one plot with the seeds overlaid
+    features = []  # every judge's features of the test images, for the measuring stages
     with Live(str(JUDGE), dvcyaml=None, save_dvc_exp=False) as live:
         for i, seed in enumerate(j.seeds, 1):
             log.info(
@@ -51,13 +54,16 @@ def main() -> None:
                 live.step = row["epoch"]
                 live.log_metric(f"seed{seed}/loss", row["loss"])
                 curves.append({"epoch": row["epoch"], "seed": seed, "loss": row["loss"]})
-            test_accuracy = accuracy(model, test_images, test_labels)
+            probs, test_features = judge_images(model, test_images)
+            features.append(test_features)
+            test_accuracy = float(np.mean(probs.argmax(axis=1) == test_labels))
             live.summary[f"seed{seed}"] = {
                 "loss": history[-1]["loss"],
                 "test_accuracy": test_accuracy,
             }
             log.info("judge seed %d: test accuracy %.4f", seed, test_accuracy)
             save_weights(model, paths.judge_weights(seed))
+        save_arrays(paths.JUDGE_FEATURES, seeds=np.array(j.seeds), features=np.stack(features))
         live.log_plot(
             "loss",
             curves,
@@ -66,7 +72,9 @@ def main() -> None:
             template="seeds",
             title="judges: train cross-entropy, by seed",
         )
-    log_written(log, JUDGE / "models", JUDGE / "metrics.json", JUDGE / "plots")
+    log_written(
+        log, JUDGE / "models", paths.JUDGE_FEATURES, JUDGE / "metrics.json", JUDGE / "plots"
+    )
 
 
 if __name__ == "__main__":

@@ -5,14 +5,14 @@ realistically the images change along them; keep the first few paths for the rep
 import logging
 
 from latentlab import interpolation
-from latentlab.analysis.realism import real_subsets
+from latentlab.analysis.realism import real_subsets, subset_balls
 from latentlab.analysis.transitions import pick_pairs
 from latentlab.core import paths
 from latentlab.core.artifacts import load_arrays, save_arrays, write_json
 from latentlab.core.errors import UserError, stage_entry
 from latentlab.core.fashion_mnist import IMAGE_SIDE, load_split
 from latentlab.core.paths import DATA_ROOT
-from latentlab.judge.network import judge_all, load_judges
+from latentlab.judge.network import judge_all, load_panel
 from latentlab.nn.checkpoints import load_weights
 from latentlab.nn.models import build_model
 from latentlab.nn.runtime import resolve_device
@@ -27,22 +27,22 @@ def main() -> None:
     p, mp = stage_params(__doc__, per_model=True)
     pp = p.paths
     device = resolve_device(p.device)
-    judges = load_judges(p.judge.seeds, p.judge.channels, device)
+    panel = load_panel(p.judge.seeds, p.judge.channels, device)
     test_images, test_labels = load_split(DATA_ROOT, "test", p.limit)
     try:
         pairs = pick_pairs(test_labels, pp.pairs, pp.seed)
     except ValueError as err:
         raise UserError(f"paths: {err} (data.limit is {p.limit}); raise data.limit") from None
-    real = [features for _, features in judge_all(judges, test_images)]
     n_middle = pp.pairs * (pp.steps - 1)
     subsets = real_subsets(len(test_images), n_middle, p.realism.subsets, p.realism.seed)
+    real_balls = [subset_balls(f, p.realism.k, subsets) for f in panel.test_features]
     for seed in p.seeds:
         model = build_model(mp.kind, mp.latent_dim, mp.hidden)
         model = load_weights(model, paths.weights(mp.name, seed)).to(device)
         (codes,) = load_arrays(paths.codes(mp.name, seed), "codes")
         images = interpolation.decode_paths(model, codes, pairs, pp.steps)
-        judged = judge_all(judges, images.reshape(-1, IMAGE_SIDE, IMAGE_SIDE))
-        measured = interpolation.path_measures(images, judged, real, subsets, p.realism)
+        judged = judge_all(panel.judges, images.reshape(-1, IMAGE_SIDE, IMAGE_SIDE))
+        measured = interpolation.path_measures(images, judged, real_balls)
         shown = pairs[: pp.shown]
         save_arrays(
             paths.path_strips(mp.name, seed),

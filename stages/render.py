@@ -11,13 +11,12 @@ from PIL import Image
 
 from latentlab import rendering
 from latentlab.analysis.latent_grid import mosaic, to_uint8
-from latentlab.analysis.realism import real_subsets
+from latentlab.analysis.realism import real_subsets, subset_balls
 from latentlab.core import paths
 from latentlab.core.artifacts import atomic_path, load_arrays, save_arrays, write_json
 from latentlab.core.errors import stage_entry
-from latentlab.core.fashion_mnist import IMAGE_SIDE, load_split
-from latentlab.core.paths import DATA_ROOT
-from latentlab.judge.network import judge_all, load_judges
+from latentlab.core.fashion_mnist import IMAGE_SIDE
+from latentlab.judge.network import judge_all, load_panel
 from latentlab.nn.checkpoints import load_weights
 from latentlab.nn.models import build_model
 from latentlab.nn.runtime import resolve_device
@@ -32,10 +31,10 @@ def main() -> None:
     p, mp = stage_params(__doc__, per_model=True)
     lm = p.latent_map
     device = resolve_device(p.device)
-    judges = load_judges(p.judge.seeds, p.judge.channels, device)
-    test_images, _ = load_split(DATA_ROOT, "test", p.limit)
-    real = [features for _, features in judge_all(judges, test_images)]
-    subsets = real_subsets(len(test_images), lm.grid**2, p.realism.subsets, p.realism.seed)
+    panel = load_panel(p.judge.seeds, p.judge.channels, device)
+    real = panel.test_features
+    subsets = real_subsets(len(real[0]), lm.grid**2, p.realism.subsets, p.realism.seed)
+    real_balls = [subset_balls(features, p.realism.k, subsets) for features in real]
     for seed in p.seeds:
         model = build_model(mp.kind, mp.latent_dim, mp.hidden)
         model = load_weights(model, paths.weights(mp.name, seed)).to(device)
@@ -43,9 +42,9 @@ def main() -> None:
         arrays, measured = {}, {}
         for square in rendering.squares(test_codes, lm):
             z, tiles = rendering.decode_square(model, square, lm.grid)
-            judged = judge_all(judges, tiles.reshape(-1, IMAGE_SIDE, IMAGE_SIDE))
+            judged = judge_all(panel.judges, tiles.reshape(-1, IMAGE_SIDE, IMAGE_SIDE))
             measured[square.name] = rendering.map_measures(
-                tiles, test_codes, square, judged, real, subsets, lm, p.realism
+                tiles, test_codes, square, judged, real, real_balls, lm
             )
             arrays[f"{square.name}_z"], arrays[f"{square.name}_tiles"] = z, tiles
             with atomic_path(paths.map_file(mp.name, seed, ".png", square.name)) as tmp:
@@ -58,8 +57,8 @@ def main() -> None:
                 square.name,
                 ", ".join(f"{c:.3g}" for c in square.center),
                 square.half_width,
-                sum(measured[square.name]["coverage"]) / len(judges),
-                sum(measured[square.name]["precision"]) / len(judges),
+                sum(measured[square.name]["coverage"]) / len(real),
+                sum(measured[square.name]["precision"]) / len(real),
                 measured[square.name]["classes_present"],
             )
         arrays["prior_z"], arrays["prior_images"] = rendering.prior_samples(

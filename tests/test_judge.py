@@ -12,6 +12,7 @@ import torch
 from latentlab.analysis.measures import class_histogram, classes_present
 from latentlab.core import fashion_mnist as fm
 from latentlab.core import paths
+from latentlab.core.artifacts import save_arrays
 from latentlab.core.errors import UserError
 from latentlab.judge.network import (
     N_CLASSES,
@@ -19,7 +20,7 @@ from latentlab.judge.network import (
     accuracy,
     judge_all,
     judge_images,
-    load_judges,
+    load_panel,
     predict_proba,
 )
 from latentlab.judge.training import train_judge
@@ -155,13 +156,17 @@ def test_features_of_real_images_group_by_class(raw_root: Path, brief_judge: Jud
     assert np.mean(nearest == labels) > 0.7
 
 
-def test_load_judges_reads_each_seed_s_weights(tmp_path, monkeypatch) -> None:
+def test_load_panel_reads_each_seed_s_weights_and_features(tmp_path, monkeypatch) -> None:
     monkeypatch.chdir(tmp_path)
     saved = {seed: random_judge(4, seed) for seed in (1, 5)}
     for seed, model in saved.items():
         save_weights(model, paths.judge_weights(seed))
     assert (tmp_path / "runs" / "judge" / "models" / "seed5.pt").is_file()
-    judges = load_judges([5, 1], 4, torch.device("cpu"))
+    features = np.arange(2 * 3 * 32, dtype=np.float32).reshape(2, 3, 32)
+    save_arrays(paths.JUDGE_FEATURES, seeds=np.array([5, 1]), features=features)
+    panel = load_panel([5, 1], 4, torch.device("cpu"))
+    judges = panel.judges
+    np.testing.assert_array_equal(np.stack(panel.test_features), features)
     assert len(judges) == 2
     for judge, seed in zip(judges, [5, 1], strict=True):
         assert not judge.training
@@ -176,6 +181,8 @@ def test_load_judges_reads_each_seed_s_weights(tmp_path, monkeypatch) -> None:
         np.testing.assert_allclose(features, expected_features, rtol=1e-5, atol=1e-6)
     assert not np.allclose(answers[0][1], answers[1][1])  # two judges, two answers
     with pytest.raises(UserError, match=r"seed2\.pt is missing"):
-        load_judges([1, 2], 4, torch.device("cpu"))
+        load_panel([1, 2], 4, torch.device("cpu"))
     with pytest.raises(UserError, match="does not hold weights for this model's params"):
-        load_judges([1], 8, torch.device("cpu"))  # judge.channels changed since training
+        load_panel([1], 8, torch.device("cpu"))  # judge.channels changed since training
+    with pytest.raises(UserError, match=r"features of judges \[5, 1\], not of judge.seeds \[1\]"):
+        load_panel([1], 4, torch.device("cpu"))  # judge.seeds changed since the judge stage

@@ -12,6 +12,7 @@ import importlib
 import shutil
 import sys
 
+import numpy as np
 import pytest
 import yaml
 from conftest import REPO, quick_params, write_params
@@ -58,7 +59,9 @@ def test_bad_param(stage_dir, run_stage, repo_params):
     result = run_stage(stage_dir, "train", "vae")
     assert result.returncode == 2
     line = single_error_line(result.stderr)
-    assert line == "error: params.yaml: vae.lr is -0.001, but it must be a positive number, at most 1"
+    assert line == (
+        "error: params.yaml: vae.lr is -0.001, but it must be a positive number, at most 1"
+    )
     assert not (stage_dir / "runs").exists()
 
 
@@ -81,7 +84,7 @@ def test_diverging_training_writes_no_model(stage_dir, run_stage, repo_params):
     line = final_error_line(result.stderr)
     assert line.startswith("error: vae diverged: the loss is ")
     assert "at epoch 1, batch " in line and "vae.lr" in line
-    assert not paths.weights("vae", 1).exists()
+    assert not (stage_dir / paths.weights("vae", 1)).exists()
 
 
 @pytest.mark.parametrize(
@@ -120,7 +123,12 @@ def test_render_with_a_corrupted_model(stage_dir, run_stage, repo_params):
     from latentlab.judge.network import Judge
     from latentlab.nn.checkpoints import save_weights
 
-    save_weights(Judge(repo_params["judge"]["channels"]), stage_dir / paths.judge_weights(1))
+    from latentlab.core.artifacts import save_arrays
+
+    channels = repo_params["judge"]["channels"]
+    save_weights(Judge(channels), stage_dir / paths.judge_weights(1))
+    features = np.zeros((1, 256, 8 * channels), dtype=np.float32)
+    save_arrays(stage_dir / paths.JUDGE_FEATURES, seeds=np.array([1]), features=features)
     weights = stage_dir / paths.weights("vae", 1)
     weights.parent.mkdir(parents=True)
     weights.write_bytes(b"this is not a model\x00\x01" * 64)

@@ -15,6 +15,7 @@ MAPS = Path("maps")
 REPORTS = Path("reports")
 FIGURES = REPORTS / "figures"
 JUDGE = RUNS / "judge"
+JUDGE_FEATURES = JUDGE / "features.npz"  # every judge's features of the test images
 VALIDATED = RUNS / "params.ok"
 HEADLINE = REPORTS / "metrics.json"
 SUMMARY = REPORTS / "summary.csv"
@@ -83,6 +84,7 @@ def stage_outputs(stage: str, model: str = "") -> dict[str, bool]:
         "download": {DATA_ROOT / "FashionMNIST": True},
         "judge": {
             JUDGE / "models": True,
+            JUDGE_FEATURES: True,
             JUDGE / "metrics.json": False,
             JUDGE / "plots" / "metrics": False,
             JUDGE / "plots" / "custom": False,

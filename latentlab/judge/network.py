@@ -6,12 +6,16 @@ feature space in which decoded images are compared with real ones (realism and c
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import torch
 from torch import nn
 from torch.nn import functional as F
 
 from latentlab.core import paths
+from latentlab.core.artifacts import load_arrays
+from latentlab.core.errors import UserError
 from latentlab.core.fashion_mnist import IMAGE_SIDE
 from latentlab.nn.checkpoints import load_weights
 
@@ -111,9 +115,25 @@ def accuracy(model: Judge, images: np.ndarray, labels: np.ndarray) -> float:
     return float(np.mean(predicted == np.asarray(labels)))
 
 
-def load_judges(seeds: list[int], channels: int, device: torch.device) -> list[Judge]:
-    """The trained judges, one per seed, on `device` and in eval mode."""
-    return [load_weights(Judge(channels), paths.judge_weights(s)).to(device) for s in seeds]
+@dataclass(frozen=True)
+class Panel:
+    """The judges, each with its features of the test images (the judge stage computes them
+    once, so that the stages that measure decoded images need not run the test set again)."""
+
+    judges: list[Judge]
+    test_features: list[np.ndarray]
+
+
+def load_panel(seeds: list[int], channels: int, device: torch.device) -> Panel:
+    """The trained judges of `seeds`, on `device` in eval mode, and their test-image features."""
+    judges = [load_weights(Judge(channels), paths.judge_weights(s)).to(device) for s in seeds]
+    saved, features = load_arrays(paths.JUDGE_FEATURES, "seeds", "features")
+    if [int(s) for s in saved] != list(seeds):
+        raise UserError(
+            f"{paths.JUDGE_FEATURES} holds the features of judges {saved.tolist()}, not of "
+            f"judge.seeds {seeds}; rerun `dvc repro judge`"
+        )
+    return Panel(judges, list(features))
 
 
 def judge_all(judges: list[Judge], images: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
