@@ -2,11 +2,12 @@
 
 Compares the headline metrics of reports/summary.csv (a map's over the lab's square) with the
 same file as committed at a git revision (HEAD by default), each within a tolerance on the scale
-of the committed run's own spread: three standard errors of a difference of two means over n
-seeds, 3 * sqrt(2 / n) * max(std over seeds, std over judges), and never below the metric's
-resolution (one whole unit for a count) nor 1% of the committed value. On the machine that made
-the commit a rerun is byte-identical; on another CPU the floats differ, training takes another
-path, and the numbers should move by no more than this.
+of the committed run's own spread: three standard errors of the difference of two runs' means,
+3 * sqrt(2 * (s_seeds^2 / n_seeds + s_judges^2 / n_judges)) with s the standard deviations over
+seeds and over judges, and never below the metric's resolution (one whole unit for a count) nor
+1% of the committed value. On the machine that made the commit a rerun is byte-identical; on
+another CPU the floats differ, the models and judges train along other paths, and the numbers
+should move by no more than this.
 
     python -m scripts.check_results [--rev HEAD]   # exit status 1 when a metric disagrees
 """
@@ -42,8 +43,10 @@ def committed_summary(rev: str) -> pd.DataFrame:
 
 def tolerance(row: pd.Series) -> float:
     """How far a fresh run's mean may be from the committed one (see the module docstring)."""
-    scale = max(row["std_seeds"], row["std_judges"])
-    spread = SIGMAS * math.sqrt(2.0 / max(int(row["seeds"]), 1)) * scale
+    variance = row["std_seeds"] ** 2 / max(int(row["seeds"]), 1) + row["std_judges"] ** 2 / max(
+        int(row["judges"]), 1
+    )
+    spread = SIGMAS * math.sqrt(2.0 * variance)
     return max(spread, BY_NAME[row["metric"]].resolution, RELATIVE_FLOOR * abs(row["mean"]))
 
 
@@ -75,8 +78,10 @@ def main() -> None:
     print(shown.to_markdown(index=False, floatfmt=".4g"))
     bad = int((~table["agrees"]).sum())  # a metric missing from this run disagrees
     if bad:
-        print(f"\n{bad} of {len(table)} metrics differ from {args.rev} by more than the "
-              f"tolerance: this run does not agree with the commit.")
+        print(
+            f"\n{bad} of {len(table)} metrics differ from {args.rev} by more than the "
+            f"tolerance: this run does not agree with the commit."
+        )
         raise SystemExit(1)
     print(f"\nAll {len(table)} metrics agree with {args.rev} within tolerance.")
 

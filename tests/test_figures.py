@@ -42,8 +42,9 @@ def crop(pixels: np.ndarray, box: tuple[int, int, int, int]) -> np.ndarray:
     return pixels[top : top + height, left : left + width]
 
 
-def assert_exact(pixels: np.ndarray, box: tuple[int, int, int, int], grey: np.ndarray,
-                 scale: int = 1) -> None:
+def assert_exact(
+    pixels: np.ndarray, box: tuple[int, int, int, int], grey: np.ndarray, scale: int = 1
+) -> None:
     """The PNG's pixels in `box` are `grey` enlarged by `scale`, in all three channels."""
     expected = np.repeat(np.repeat(grey, scale, axis=0), scale, axis=1)
     got = crop(pixels, box)
@@ -72,8 +73,10 @@ def assert_disjoint(boxes: dict[str, tuple[int, int, int, int]]) -> None:
 )
 def test_maps_are_pixel_exact(tmp_path: Path, n: int, scale: int, dpi: int) -> None:
     rng = np.random.default_rng(0)
-    panels = {name: (random_map(rng, n), lab_grid(n, r))
-              for name, r in (("AE", 4.0), ("VAE", 4.0), ("AE wide", 3.1416))}
+    panels = {
+        name: (random_map(rng, n), lab_grid(n, r))
+        for name, r in (("AE", 4.0), ("VAE", 4.0), ("AE wide", 3.1416))
+    }
     path = tmp_path / "maps.png"
     boxes = figures.maps(panels, path, dpi, scale)
     pixels = png(path)
@@ -92,9 +95,11 @@ def test_maps_are_pixel_exact(tmp_path: Path, n: int, scale: int, dpi: int) -> N
 
 def test_maps_wrap_into_columns(tmp_path: Path) -> None:
     rng = np.random.default_rng(1)
-    panels = {f"{model} over {square} square": (random_map(rng, 5), lab_grid(5, r))
-              for model in ("AE", "VAE", "AE wide")
-              for square, r in (("the lab's", 4.0), ("its own", 2.5))}
+    panels = {
+        f"{model} over {square} square": (random_map(rng, 5), lab_grid(5, r))
+        for model in ("AE", "VAE", "AE wide")
+        for square, r in (("the lab's", 4.0), ("its own", 2.5))
+    }
     path = tmp_path / "maps.png"
     boxes = figures.maps(panels, path, DPI, columns=2)
     pixels = png(path)
@@ -123,10 +128,8 @@ def test_map_orientation_and_ticks() -> None:
     assert (pixels[top : top + 28, left : left + 28, :3] == 255).all()
     assert (pixels[top + 28 : top + 56, left : left + 28, :3] == 0).all()
 
-    xticks = sorted(zip(ax.get_xticks(), [t.get_text() for t in ax.get_xticklabels()],
-                        strict=True))
-    yticks = sorted(zip(ax.get_yticks(), [t.get_text() for t in ax.get_yticklabels()],
-                        strict=True))
+    xticks = sorted(zip(ax.get_xticks(), [t.get_text() for t in ax.get_xticklabels()], strict=True))
+    yticks = sorted(zip(ax.get_yticks(), [t.get_text() for t in ax.get_yticklabels()], strict=True))
     assert [text for _, text in xticks] == [f"{MINUS}4", f"{MINUS}2", "0", "2", "4"]
     assert [text for _, text in yticks] == [f"{MINUS}4", f"{MINUS}2", "0", "2", "4"]
     # The leftmost x tick names the smallest z1, the topmost y tick the largest z2.
@@ -171,8 +174,9 @@ def test_map_with_data_tints_only_empty_tiles(tmp_path: Path) -> None:
     codes = rng.normal(size=(300, 2))
     labels = rng.integers(0, 10, 300)
     path = tmp_path / "map_with_data.png"
-    boxes = figures.map_with_data(mosaic, lab_grid(n, 3.0), counts, np.zeros((0, 2, 2)), codes,
-                                  labels, "VAE", path, DPI)
+    boxes = figures.map_with_data(
+        mosaic, lab_grid(n, 3.0), counts, np.zeros((0, 2, 2)), codes, labels, "VAE", path, DPI
+    )
     pixels = png(path)
     left, top, width, height = boxes["map"]
     assert (width, height) == mosaic.shape[::-1]
@@ -193,9 +197,17 @@ def test_map_with_data_draws_paths(tmp_path: Path) -> None:
     mosaic = np.full((n * 28, n * 28), 128, dtype=np.uint8)
     lines = np.array([[[-1.0, -1.0], [1.0, 1.0]], [[0.0, 0.0], [9.0, 0.5]]])  # 2nd leaves it
     path = tmp_path / "map_with_data.png"
-    boxes = figures.map_with_data(mosaic, lab_grid(n, 2.0), np.ones((n, n), int), lines,
-                                  rng.normal(size=(100, 2)), rng.integers(0, 10, 100), "AE",
-                                  path, DPI)
+    boxes = figures.map_with_data(
+        mosaic,
+        lab_grid(n, 2.0),
+        np.ones((n, n), int),
+        lines,
+        rng.normal(size=(100, 2)),
+        rng.integers(0, 10, 100),
+        "AE",
+        path,
+        DPI,
+    )
     map_pixels = crop(png(path), boxes["map"])
     assert (map_pixels != 128).any()  # the paths are drawn over the map
     assert (map_pixels[:20, :20] == 128).all()  # and nowhere near the top-left corner
@@ -332,23 +344,42 @@ def test_text_is_legible(dpi: int) -> None:
     own = lab_grid(21, 3.1416)
     canvases = {
         "maps": figures._maps_canvas(
-            {"AE over the lab's square": (random_map(rng, 21), lab_grid(21, 4)),
-             "AE over its own square": (random_map(rng, 21), own),
-             "VAE": (random_map(rng, 21), lab_grid(21, 12.5))}, dpi, columns=2),
+            {
+                "AE over the lab's square": (random_map(rng, 21), lab_grid(21, 4)),
+                "AE over its own square": (random_map(rng, 21), own),
+                "VAE": (random_map(rng, 21), lab_grid(21, 12.5)),
+            },
+            dpi,
+            columns=2,
+        ),
         "map_with_data": figures._map_with_data_canvas(
-            random_map(rng, 21), lab_grid(21, 4), np.ones((21, 21), int), np.zeros((0, 2, 2)),
-            rng.normal(size=(500, 2)) * 5, rng.integers(0, 10, 500), "VAE: map and codes", dpi),
+            random_map(rng, 21),
+            lab_grid(21, 4),
+            np.ones((21, 21), int),
+            np.zeros((0, 2, 2)),
+            rng.normal(size=(500, 2)) * 5,
+            rng.integers(0, 10, 500),
+            "VAE: map and codes",
+            dpi,
+        ),
         "interpolations": figures._interpolations_canvas(
             {"AE": rng.random((3, 11, 28, 28)), "AE wide": rng.random((3, 11, 28, 28))},
             rng.integers(0, 256, (3, 28, 28), dtype=np.uint8),
-            rng.integers(0, 256, (3, 28, 28), dtype=np.uint8), dpi),
+            rng.integers(0, 256, (3, 28, 28), dtype=np.uint8),
+            dpi,
+        ),
         "reconstructions": figures._reconstructions_canvas(
             rng.integers(0, 256, (10, 28, 28), dtype=np.uint8),
-            {"AE": rng.random((10, 28, 28))}, list(CLASSES), dpi),
+            {"AE": rng.random((10, 28, 28))},
+            list(CLASSES),
+            dpi,
+        ),
         "prior_samples": figures._prior_samples_canvas(
-            {"AE": rng.random((100, 28, 28)), "VAE": rng.random((100, 28, 28))}, dpi),
+            {"AE": rng.random((100, 28, 28)), "VAE": rng.random((100, 28, 28))}, dpi
+        ),
         "evolution": figures._evolution_canvas(
-            {"AE": [(1, random_map(rng, 11)), (10, random_map(rng, 11))]}, dpi),
+            {"AE": [(1, random_map(rng, 11)), (10, random_map(rng, 11))]}, dpi
+        ),
     }
     for name, cv in canvases.items():
         assert layout_problems(cv) == [], name
@@ -379,12 +410,13 @@ def test_pick_epochs(epochs: int, expected: list[int]) -> None:
 def test_plots_without_maps(tmp_path: Path) -> None:
     curves = {
         "AE": {1: [{"epoch": e, "loss": 30 / e} for e in range(1, 4)]},
-        "VAE": {s: [{"epoch": e, "loss": 40 / e + s, "kl": 3.0 + e} for e in range(1, 4)]
-                for s in (1, 2)},
+        "VAE": {
+            s: [{"epoch": e, "loss": 40 / e + s, "kl": 3.0 + e} for e in range(1, 4)]
+            for s in (1, 2)
+        },
     }
     figures.training_curves(curves, tmp_path / "curves.png", DPI)
-    figures.tile_histograms({"AE": [5.0] * 10, "VAE": list(range(10))}, tmp_path / "hist.png",
-                            DPI)
+    figures.tile_histograms({"AE": [5.0] * 10, "VAE": list(range(10))}, tmp_path / "hist.png", DPI)
     for name in ("curves.png", "hist.png"):
         with Image.open(tmp_path / name) as image:
             assert image.size[0] > 300 and image.size[1] > 200

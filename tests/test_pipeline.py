@@ -216,7 +216,7 @@ def test_a_killed_write_leaves_nothing_dvc_or_git_sees(pipeline: Path) -> None:
         ["exp", "run", "-S", "report.models=[ae, vae, 'x; touch owned; echo']"],
         # A path outside the repository, and the runs folder, where a model name would go.
         ["exp", "run", "-S", "report.models=[ae, '../../victim']"],
-        ["exp", "run", "-S", "models=[ae, vae, '../runs']"],
+        ["exp", "run", "-S", "+models=[ae, vae, '../runs']"],
         # Targeting stages that such names would create: DVC knows no such stage.
         ["repro", "-s", "render@../runs"],
         ["repro", "-s", "train@x; touch owned; echo"],
@@ -237,7 +237,7 @@ def test_no_param_can_run_a_command_or_delete_a_file(pipeline: Path, attack, tmp
         said = result.stdout + result.stderr
         if "report.models" in attack[-1]:  # refused by the validate stage, in one sentence
             assert "error: params.yaml: report.models" in said
-        elif attack[-1].startswith("models="):  # DVC itself refuses to parse a second `models`
+        elif attack[-1].startswith("+models="):  # DVC refuses to parse a second `models`
             assert "cannot redefine 'models'" in said
     finally:
         run(["git", "checkout", "params.yaml"], pipeline)

@@ -120,10 +120,9 @@ def test_data_damaged_in_place_is_refused_where_it_is_used(stage_dir, run_stage,
 
 
 def test_render_with_a_corrupted_model(stage_dir, run_stage, repo_params):
+    from latentlab.core.artifacts import save_arrays
     from latentlab.judge.network import Judge
     from latentlab.nn.checkpoints import save_weights
-
-    from latentlab.core.artifacts import save_arrays
 
     channels = repo_params["judge"]["channels"]
     save_weights(Judge(channels), stage_dir / paths.judge_weights(1))

@@ -84,15 +84,16 @@ def gather(p: Params) -> pd.DataFrame:
 
 def summarise(table: pd.DataFrame) -> pd.DataFrame:
     """Per (model, square, metric): the mean over seeds of each seed's mean over judges, the
-    standard deviation of those over seeds, and the mean over seeds of the judges' standard
-    deviation (0 where there is a single seed or judge)."""
+    standard deviation of those over seeds, the mean over seeds of the judges' standard
+    deviation (0 where there is a single seed or judge), and how many seeds and judges."""
     keys = ["model", "square", "metric"]
-    per_seed = table.groupby([*keys, "seed"], sort=False)["value"].agg(["mean", "std"])
+    per_seed = table.groupby([*keys, "seed"], sort=False)["value"].agg(["mean", "std", "size"])
     summary = per_seed.groupby(level=keys, sort=False).agg(
         mean=("mean", "mean"),
         std_seeds=("mean", "std"),
         std_judges=("std", "mean"),
         seeds=("mean", "size"),
+        judges=("size", "max"),
     )
     return summary.fillna({"std_seeds": 0.0, "std_judges": 0.0}).reset_index()
 
