@@ -28,8 +28,9 @@ def _decompress_verified(candidates: list[Path], expected: RawFile, dest: Path) 
     for src in candidates:
         if not src.is_file():
             continue
+        # Named like atomic_path's files, so that a killed copy is ignored by git and DVC.
         with tempfile.NamedTemporaryFile(
-            dir=dest.parent, prefix=f".{dest.name}.", delete=False
+            dir=dest.parent, prefix=f".{dest.name}.", suffix=".tmp", delete=False
         ) as tmp:
             tmp_path = Path(tmp.name)
             try:
@@ -66,7 +67,9 @@ def _fetch_with_torchvision(dest_dir: Path) -> bool:
         log.warning("torchvision cannot be imported (%s); skipping it", err)
         return False
 
-    with tempfile.TemporaryDirectory(dir=dest_dir.parent) as tmp:
+    with tempfile.TemporaryDirectory(
+        dir=dest_dir.parent, prefix=".torchvision.", suffix=".tmp"
+    ) as tmp:
         try:
             FashionMNIST(tmp, train=True, download=True)
             FashionMNIST(tmp, train=False, download=True)

@@ -53,4 +53,4 @@ def path_measures(
         "path_middle_precision": precision,
         "path_class_changes": changes,
     }
-    return record("paths", "ae", measured)
+    return record("paths", measured)

@@ -13,7 +13,7 @@ import numpy as np
 import torch
 
 from latentlab.analysis import measures, realism
-from latentlab.analysis.latent_grid import grid_codes, own_square
+from latentlab.analysis.latent_grid import grid_codes, own_square, tiles_holding
 from latentlab.analysis.metrics import record
 from latentlab.core.fashion_mnist import CLASSES, IMAGE_SIDE
 from latentlab.core.params import MapParams
@@ -51,6 +51,7 @@ def prior_samples(model: LatentModel, count: int, seed: int) -> tuple[np.ndarray
 
 def map_measures(
     tiles: np.ndarray,
+    z: np.ndarray,
     test_codes: np.ndarray,
     square: Square,
     judged: list[tuple[np.ndarray, np.ndarray]],
@@ -74,7 +75,8 @@ def map_measures(
             "frechet_distance",
         )
     }
-    mean_probs = np.zeros_like(judged[0][0], dtype=np.float64)
+    # Tiles per class that a judge classifies confidently and finds realistic, mean over judges.
+    kept_per_class = np.zeros(len(CLASSES))
     for (probs, features), real_features, balls in zip(judged, real, real_balls, strict=True):
         r = realism.subset_realism(balls, features)
         realistic = np.asarray(r["inside"]) >= 0.5  # inside a ball in most real subsets
@@ -86,13 +88,14 @@ def map_measures(
         )
         per_judge["inception_score"].append(measures.inception_score(probs))
         per_judge["frechet_distance"].append(realism.frechet_distance(features, real_features))
-        mean_probs += probs / len(judged)
+        keep = (probs.max(axis=1) >= lm.min_confidence) & realistic
+        kept_per_class += measures.class_histogram(probs, keep) / len(judged)
     smooth = measures.smoothness(tiles)
-    histogram = measures.class_histogram(mean_probs)
     measured = {
         "codes_in_square": measures.in_square_fraction(
             test_codes, square.half_width, square.center
         ),
+        "tiles_with_data": float(np.mean(tiles_holding(test_codes, z) > 0)),
         **per_judge,
         "blank_fraction": measures.blank_fraction(
             tiles.reshape(-1, IMAGE_SIDE, IMAGE_SIDE), lm.blank_std
@@ -101,7 +104,7 @@ def map_measures(
         "smoothness_p95": smooth["p95"],
     }
     return {
-        **record("render", "ae", measured),
+        **record("render", measured),
         "square": {"center": list(square.center), "half_width": square.half_width},
-        "tiles_per_class": dict(zip(CLASSES, (int(n) for n in histogram), strict=True)),
+        "tiles_per_class": dict(zip(CLASSES, (float(n) for n in kept_per_class), strict=True)),
     }

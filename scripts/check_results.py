@@ -2,12 +2,16 @@
 
 Compares the headline metrics of reports/summary.csv (a map's over the lab's square) with the
 same file as committed at a git revision (HEAD by default), each within a tolerance on the scale
-of the committed run's own spread: three standard errors of the difference of two runs' means,
-3 * sqrt(2 * (s_seeds^2 / n_seeds + s_judges^2 / n_judges)) with s the standard deviations over
-seeds and over judges, and never below the metric's resolution (one whole unit for a count) nor
-1% of the committed value. On the machine that made the commit a rerun is byte-identical; on
-another CPU the floats differ, the models and judges train along other paths, and the numbers
-should move by no more than this.
+of the committed run's own spread: a prediction interval for the difference of two runs' means,
+sqrt(2 * (t_s^2 s_s^2 / n_s + t_j^2 s_j^2 / n_j)), with s the standard deviations over the n
+seeds and over the n judges and t Student's 99% quantile for n - 1 degrees of freedom. With
+three seeds the spread is known only roughly, and t says how roughly, so the check catches a run
+that went wrong, not a shift of a few per cent (more seeds narrow it). The tolerance is never
+below the metric's resolution (one whole unit for a count) nor 1% of the committed value.
+
+On the machine that made the commit a rerun is byte-identical; on another CPU the floats differ,
+the models and judges train along other paths, and the numbers should move by no more than this.
+Runs of different params are not compared: params.yaml must be the one committed at the revision.
 
     python -m scripts.check_results [--rev HEAD]   # exit status 1 when a metric disagrees
 """
@@ -21,33 +25,44 @@ import subprocess
 from pathlib import Path
 
 import pandas as pd
+import yaml
+from scipy import stats
 
 from latentlab.analysis.metrics import BY_NAME
 from latentlab.core.paths import SUMMARY
 
 REPO = Path(__file__).resolve().parents[1]
 
-SIGMAS = 3.0
+COVERAGE = 0.99  # of the prediction interval of each metric
 RELATIVE_FLOOR = 0.01
+PARAMS = Path("params.yaml")
 
 
-def committed_summary(rev: str) -> pd.DataFrame:
-    """reports/summary.csv as committed at `rev`."""
-    shown = subprocess.run(
-        ["git", "show", f"{rev}:{SUMMARY.as_posix()}"], cwd=REPO, capture_output=True, text=True
-    )
-    if shown.returncode != 0:
-        raise SystemExit(f"error: {SUMMARY} is not committed at {rev}; nothing to compare with")
-    return pd.read_csv(io.StringIO(shown.stdout), keep_default_na=False)
+def _component(std: float, n: int) -> float:
+    """t^2 s^2 / n of one source of spread (none when it was seen only once)."""
+    if n < 2:
+        return 0.0
+    t = stats.t.ppf(1 - (1 - COVERAGE) / 2, n - 1)
+    return (t * std) ** 2 / n
 
 
 def tolerance(row: pd.Series) -> float:
     """How far a fresh run's mean may be from the committed one (see the module docstring)."""
-    variance = row["std_seeds"] ** 2 / max(int(row["seeds"]), 1) + row["std_judges"] ** 2 / max(
-        int(row["judges"]), 1
+    variance = _component(row["std_seeds"], int(row["seeds"])) + _component(
+        row["std_judges"], int(row["judges"])
     )
-    spread = SIGMAS * math.sqrt(2.0 * variance)
+    spread = math.sqrt(2.0 * variance)
     return max(spread, BY_NAME[row["metric"]].resolution, RELATIVE_FLOOR * abs(row["mean"]))
+
+
+def committed_file(rev: str, path: Path) -> str:
+    """A file as committed at `rev`, or exit naming it."""
+    shown = subprocess.run(
+        ["git", "show", f"{rev}:{path.as_posix()}"], cwd=REPO, capture_output=True, text=True
+    )
+    if shown.returncode != 0:
+        raise SystemExit(f"error: {path} is not committed at {rev}; nothing to compare with")
+    return shown.stdout
 
 
 def compare(committed: pd.DataFrame, current: pd.DataFrame) -> pd.DataFrame:
@@ -72,7 +87,15 @@ def main() -> None:
     current_file = REPO / SUMMARY
     if not current_file.is_file():
         raise SystemExit(f"error: {SUMMARY} is missing; run `make repro` first")
-    table = compare(committed_summary(args.rev), pd.read_csv(current_file, keep_default_na=False))
+    if yaml.safe_load(committed_file(args.rev, PARAMS)) != yaml.safe_load(
+        (REPO / PARAMS).read_text()
+    ):
+        raise SystemExit(
+            f"error: {PARAMS} differs from the one committed at {args.rev}, so the results "
+            f"cannot be compared; compare with the revision whose params made this run (--rev)"
+        )
+    committed = pd.read_csv(io.StringIO(committed_file(args.rev, SUMMARY)), keep_default_na=False)
+    table = compare(committed, pd.read_csv(current_file, keep_default_na=False))
     shown = table.rename(columns={"mean": f"at {args.rev}", "mean_now": "this run"})
     shown["agrees"] = shown["agrees"].map({True: "yes", False: "**no**"})
     print(shown.to_markdown(index=False, floatfmt=".4g"))

@@ -68,7 +68,7 @@ def main() -> None:
             examples=originals,
             reconstructions=recon,
         )
-        metrics = record("evaluate", mp.kind, metrics)
+        metrics = record("evaluate", metrics, mp.kind)
         write_json(paths.eval_metrics(mp.name, seed), metrics)
         log.info(
             "%s seed %d: %s", mp.name, seed, ", ".join(f"{k} {v:.4g}" for k, v in metrics.items())

@@ -44,7 +44,7 @@ def main() -> None:
             z, tiles = rendering.decode_square(model, square, lm.grid)
             judged = judge_all(panel.judges, tiles.reshape(-1, IMAGE_SIDE, IMAGE_SIDE))
             measured[square.name] = rendering.map_measures(
-                tiles, test_codes, square, judged, real, real_balls, lm
+                tiles, z, test_codes, square, judged, real, real_balls, lm
             )
             arrays[f"{square.name}_z"], arrays[f"{square.name}_tiles"] = z, tiles
             with atomic_path(paths.map_file(mp.name, seed, ".png", square.name)) as tmp:

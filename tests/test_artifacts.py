@@ -110,22 +110,17 @@ def test_written_files_get_the_usual_permissions(tmp_path):
     assert (tmp_path / "atomic").stat().st_mode == plain.stat().st_mode
 
 
-def test_json_and_csv_round_trip(tmp_path):
+def test_json_round_trip(tmp_path):
     artifacts.write_json(tmp_path / "m.json", {"b": 1.5, "a": 2})
     assert artifacts.read_json(tmp_path / "m.json") == {"b": 1.5, "a": 2}
     assert (tmp_path / "m.json").read_text().index('"b"') < (tmp_path / "m.json").read_text().index(
         '"a"'
     )
-    rows = [{"epoch": 1, "loss": 2.5}, {"epoch": 2, "loss": 1.25}]
-    artifacts.write_csv(tmp_path / "c.csv", rows)
-    assert artifacts.read_csv(tmp_path / "c.csv") == rows
     (tmp_path / "bad.json").write_text("{not json")
     with pytest.raises(UserError, match="not valid JSON"):
         artifacts.read_json(tmp_path / "bad.json")
     with pytest.raises(UserError, match="missing"):
         artifacts.read_json(tmp_path / "none.json")
-    with pytest.raises(UserError, match="missing"):
-        artifacts.read_csv(tmp_path / "none.csv")
 
 
 @pytest.mark.parametrize(

@@ -50,3 +50,15 @@ def test_every_run_has_its_files_and_the_report_its_figures() -> None:
     assert "## The answer" in report and "| claim" in report
     for figure in report.split("](figures/")[1:]:
         assert (REPO / "reports/figures" / figure.split(")")[0]).is_file()
+
+
+def test_the_lock_holds_exactly_the_pipeline_s_stages() -> None:
+    """DVC keeps a removed stage's entry in dvc.lock; the committed lock must not."""
+    pipeline = yaml.safe_load((REPO / "dvc.yaml").read_text())
+    models = next(v["models"] for v in pipeline["vars"] if "models" in v)
+    expected = {
+        f"{name}@{m}" if "foreach" in stage else name
+        for name, stage in pipeline["stages"].items()
+        for m in (models if "foreach" in stage else [None])
+    }
+    assert set(yaml.safe_load((REPO / "dvc.lock").read_text())["stages"]) == expected

@@ -187,7 +187,15 @@ def mv(verdict: str) -> MeasureVerdict:
     ],
 )
 def test_claim_verdict_combines_the_decided_measures(verdicts, expected):
-    assert claim_verdict([mv(v) for v in verdicts]) == expected
+    combined = claim_verdict([mv(v) for v in verdicts])
+    assert combined.verdict == expected
+    assert combined.undecided == verdicts.count(NOT_DECIDED)
+    assert combined.full == (combined.undecided == 0 and expected != MIXED)
+    if combined.undecided and expected != NOT_DECIDED:
+        note = f"{combined.undecided} of {len(verdicts)} measures not decided"
+        assert str(combined) == f"{expected} ({note})"
+    else:
+        assert str(combined) == expected
 
 
 # judge_claims over a whole table
@@ -215,7 +223,10 @@ def test_judge_claims_tests_every_claim_against_every_autoencoder(vae_better, ex
     assert [r.claim.key for r in results_] == [c.key for c in comparison.CLAIMS]
     for r in results_:
         assert set(r.measures) == {"ae", "ae_wide"}
-        assert r.verdicts == {"ae": expected, "ae_wide": expected}
+        assert {ae: v.verdict for ae, v in r.verdicts.items()} == {
+            "ae": expected,
+            "ae_wide": expected,
+        }
         for ae, measures in r.measures.items():
             assert [m.metric for m in measures] == list(r.claim.measures)
             assert all(m.ae == ae and m.verdict == expected for m in measures)

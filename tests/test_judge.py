@@ -17,11 +17,9 @@ from latentlab.core.errors import UserError
 from latentlab.judge.network import (
     N_CLASSES,
     Judge,
-    accuracy,
     judge_all,
     judge_images,
     load_panel,
-    predict_proba,
 )
 from latentlab.judge.training import train_judge
 from latentlab.nn.checkpoints import save_weights
@@ -54,7 +52,7 @@ def random_judge(channels: int = 4, seed: int = 0) -> Judge:
 def test_logits_have_one_row_per_image_and_ten_columns() -> None:
     model = random_judge()
     assert model(torch.rand(3, 1, 28, 28)).shape == (3, N_CLASSES)
-    probs = predict_proba(model, np.random.default_rng(0).random((5, 784)))
+    probs = _probs(model, np.random.default_rng(0).random((5, 784)))
     assert probs.shape == (5, 10)
     assert probs.sum(axis=1) == pytest.approx(np.ones(5), abs=1e-5)
 
@@ -77,7 +75,7 @@ def test_judge_images_agrees_with_predict_proba_and_embed() -> None:
     probs, features = judge_images(model, images, batch_size=7)  # four batches, the last short
     assert probs.shape == (25, 10) and features.shape == (25, 32)
     assert probs.dtype == np.float32 and features.dtype == np.float32
-    np.testing.assert_allclose(probs, predict_proba(model, images), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(probs, _probs(model, images), rtol=1e-5, atol=1e-6)
     with torch.no_grad():
         expected = model.embed(torch.as_tensor(images, dtype=torch.float32)[:, None] / 255)
     np.testing.assert_allclose(features, expected.numpy(), rtol=1e-5, atol=1e-5)
@@ -89,7 +87,7 @@ def test_judge_images_agrees_with_predict_proba_and_embed() -> None:
 def test_judge_images_of_no_images() -> None:
     probs, features = judge_images(random_judge(4), np.zeros((0, 28, 28), dtype=np.float32))
     assert probs.shape == (0, 10) and features.shape == (0, 32)
-    assert predict_proba(random_judge(4), np.zeros((0, 784), np.float32)).shape == (0, 10)
+    assert _probs(random_judge(4), np.zeros((0, 784), np.float32)).shape == (0, 10)
 
 
 def test_judge_images_puts_a_training_judge_in_eval_mode() -> None:
@@ -106,11 +104,11 @@ def test_judge_images_puts_a_training_judge_in_eval_mode() -> None:
 def test_uint8_and_float_images_give_the_same_probabilities() -> None:
     model = random_judge(4)
     images = np.random.default_rng(1).integers(0, 256, size=(6, 28, 28), dtype=np.uint8)
-    from_bytes = predict_proba(model, images)
-    from_floats = predict_proba(model, (images / 255.0).astype(np.float32).reshape(6, 784))
+    from_bytes = _probs(model, images)
+    from_floats = _probs(model, (images / 255.0).astype(np.float32).reshape(6, 784))
     np.testing.assert_allclose(from_bytes, from_floats, atol=1e-6)
     with pytest.raises(ValueError, match="uint8"):
-        predict_proba(model, images.astype(np.int64))
+        _probs(model, images.astype(np.int64))
     with pytest.raises(ValueError, match="uint8"):
         judge_images(model, images.astype(np.int64))
 
@@ -132,7 +130,7 @@ def test_training_is_deterministic_for_a_seed(raw_root: Path) -> None:
 
 def test_brief_judge_beats_chance_by_far(raw_root: Path, brief_judge: Judge) -> None:
     images, labels = fm.load_split(raw_root, "test")
-    assert accuracy(brief_judge, images, labels) > 0.8
+    assert np.mean(_probs(brief_judge, images).argmax(axis=1) == labels) > 0.8
 
 
 def test_mosaic_of_one_class_yields_that_class_alone(raw_root: Path, brief_judge: Judge) -> None:
@@ -186,3 +184,29 @@ def test_load_panel_reads_each_seed_s_weights_and_features(tmp_path, monkeypatch
         load_panel([1], 8, torch.device("cpu"))  # judge.channels changed since training
     with pytest.raises(UserError, match=r"features of judges \[5, 1\], not of judge.seeds \[1\]"):
         load_panel([1], 4, torch.device("cpu"))  # judge.seeds changed since the judge stage
+
+
+def test_a_diverging_judge_is_refused_in_one_sentence(monkeypatch) -> None:
+    import latentlab.judge.training as training
+
+    def nan_loss(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        return logits.sum() * float("nan")
+
+    monkeypatch.setattr(training.F, "cross_entropy", nan_loss)
+    images = np.zeros((8, 28, 28), dtype=np.uint8)
+    with pytest.raises(UserError, match=r"judge of seed 3 diverged.*smaller judge\.lr"):
+        train_judge(
+            images,
+            np.arange(8) % 10,
+            epochs=1,
+            batch_size=4,
+            lr=1e-3,
+            seed=3,
+            channels=2,
+            progress=False,
+        )
+
+
+def _probs(model: Judge, images: np.ndarray) -> np.ndarray:
+    """The judge's class probabilities of images (judge_images without the features)."""
+    return judge_images(model, images)[0]

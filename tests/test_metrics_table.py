@@ -132,5 +132,9 @@ def test_written_by_leaves_the_vae_only_metrics_out_of_an_ae():
     assert "kl" not in {m.name for m in written_by("train", "ae")}
     assert "kl" in {m.name for m in written_by("train", "vae")}
     assert written_by("nothing") == []
-    every = [m for stage in STAGES for m in written_by(stage)]
+    every = [m for stage in STAGES for m in written_by(stage, "vae")]
     assert sorted(m.name for m in every) == sorted(m.name for m in METRICS)
+    # A stage whose metrics do not depend on the kind of model needs no kind; the others do.
+    assert written_by("render") == written_by("render", "ae") == written_by("render", "vae")
+    with pytest.raises(ValueError, match="depend on the model's kind"):
+        written_by("evaluate")

@@ -26,6 +26,7 @@ from latentlab.core.params import (
     MAX_KNN_K,
     MAX_LAYERS,
     MAX_PAIRS,
+    MAX_PATH_IMAGES,
     MAX_PRIOR_SAMPLES,
     MAX_PROGRESS_GRID,
     MAX_RANGE,
@@ -246,6 +247,9 @@ BAD = [
     # paths
     ("paths.pairs", 0, ["paths.pairs", "positive integer"]),
     ("paths.pairs", MAX_PAIRS + 1, ["paths.pairs", f"from 1 to {MAX_PAIRS}"]),
+    ("paths.pairs", MAX_PATH_IMAGES // 17 + 1, ["paths.pairs", "with paths.steps 16", "images"]),
+    ("paths.steps", MAX_PATH_IMAGES // 200, ["paths.pairs is 200", "with paths.steps"]),
+    ("judge.batch_size", 60000, ["judge.batch_size", "with 16 channels"]),
     ("paths.steps", 1, ["paths.steps", "integer >= 2"]),
     ("paths.steps", MAX_STEPS + 1, ["paths.steps", f"from 2 to {MAX_STEPS}"]),
     ("paths.seed", 0, ["paths.seed", "positive integer"]),
@@ -358,9 +362,9 @@ GOOD = [
     ("realism.k", 440),  # one fewer than the 441 tiles, the smallest generated set
     ("realism.subsets", MAX_SUBSETS),
     ("realism.seed", SEED_MAX),
-    ("paths.pairs", MAX_PAIRS),
+    ("paths.pairs", MAX_PATH_IMAGES // 17),  # with the default 16 steps: 17 images a path
     ("paths.steps", 2),
-    ("paths.steps", MAX_STEPS),
+    ("paths.steps", MAX_PATH_IMAGES // 200 - 1),  # with the default 200 pairs
     ("paths.shown", MAX_SHOWN),
     ("paths.seed", SEED_MAX),
     ("evaluate.iw_samples", 1),
@@ -677,3 +681,13 @@ def test_missing_params_file(tmp_path):
         params.load(path, REPO / "dvc.yaml")
     assert str(path) in str(info.value) and "missing" in str(info.value)
     assert_one_sentence(str(info.value))
+
+
+def test_a_batch_of_a_wide_model_is_bounded_by_its_widest_layer(default_params):
+    default_params["vae"]["hidden"] = [4096]
+    default_params["vae"]["batch_size"] = 60000  # 60000 x 4096 floats: 1 GB for one layer
+    message = refused(default_params)
+    assert message.startswith("params.yaml: vae.batch_size is 60000")
+    assert "at most 16384 with a widest layer of 4096 units" in message
+    default_params["vae"]["batch_size"] = 16384
+    params.validate(default_params, DECLARED)

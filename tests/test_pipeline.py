@@ -38,8 +38,13 @@ pytestmark = pytest.mark.skipif(
 
 
 def env() -> dict[str, str]:
-    """This interpreter's environment first on PATH, since the stages' commands call `python`."""
-    return {**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}
+    """This interpreter's environment first on PATH, since the stages' commands call `python`.
+
+    Python writes its bytecode caches as it does on a user's machine (some sandboxes turn that
+    off), so that a cache folder inside a code dependency would show as a change.
+    """
+    environ = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    return {**environ, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}
 
 
 def run(cmd: list[str], cwd: Path, check: bool = True) -> subprocess.CompletedProcess:
@@ -265,13 +270,19 @@ def test_check_results_agrees_with_itself_and_catches_a_change(pipeline: Path, t
         lines = original.splitlines()
         row = next(i for i, line in enumerate(lines) if line.startswith("vae,lab,coverage,"))
         cells = lines[row].split(",")
-        cells[3] = str(float(cells[3]) + 0.5)  # far beyond any spread
+        cells[3] = str(float(cells[3]) + 1000.0)  # far beyond any spread, even of two seeds
         lines[row] = ",".join(cells)
         summary.write_text("\n".join(lines) + "\n")
         differs = run([sys.executable, "-m", "scripts.check_results"], pipeline, check=False)
         assert differs.returncode == 1 and "does not agree" in differs.stdout
     finally:
         summary.write_text(original)
+    set_params(pipeline, **{"vae.lr": 0.002})
+    try:
+        other = run([sys.executable, "-m", "scripts.check_results"], pipeline, check=False)
+        assert other.returncode != 0 and "params.yaml differs" in other.stderr
+    finally:
+        run(["git", "checkout", "params.yaml"], pipeline)
 
 
 def test_killed_training_resumes_to_identical_outputs(pipeline: Path, tmp_path: Path) -> None:

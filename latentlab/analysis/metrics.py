@@ -28,10 +28,19 @@ class Metric:
     headline: bool = False
     vae_only: bool = False
     resolution: float = 0.0  # a count changes by whole units: 1.0
+    meaning: str = ""  # one sentence, for the measures that test a claim
 
     def label_for(self, params: Any) -> str:
         """The label with the params it names filled in (a validated Params)."""
-        return self.label.format(
+        return self._fill(self.label, params)
+
+    def meaning_for(self, params: Any) -> str:
+        """The meaning with the params it names filled in."""
+        return self._fill(self.meaning, params)
+
+    @staticmethod
+    def _fill(text: str, params: Any) -> str:
+        return text.format(
             knn_k=params.evaluate.knn_k,
             iw_samples=params.evaluate.iw_samples,
             k=params.realism.k,
@@ -71,12 +80,21 @@ METRICS = (
         "codes_in_square", "test codes inside the mapped square", "render", HIGHER, headline=True
     ),
     Metric(
+        "tiles_with_data",
+        "tiles that hold a test code",
+        "render",
+        meaning="The share of the map's tiles inside which at least one test image's code lies; "
+        "the other tiles are decoded from codes no test image has.",
+    ),
+    Metric(
         "coverage",
         "coverage: test images whose {k}-NN ball holds a tile",
         "render",
         HIGHER,
         judged=True,
         headline=True,
+        meaning="The share of test images whose {k}-nearest-neighbour ball among real images, "
+        "in a judge's features, holds at least one map tile (Naeem et al., 2020).",
     ),
     Metric(
         "classes_present",
@@ -86,6 +104,8 @@ METRICS = (
         judged=True,
         headline=True,
         resolution=1.0,
+        meaning="The classes that own at least {min_tiles} tiles which a judge classifies with "
+        "probability {min_confidence:g} or more and which lie inside the real images' balls.",
     ),
     Metric(
         "inception_score",
@@ -94,6 +114,7 @@ METRICS = (
         HIGHER,
         judged=True,
         headline=True,
+        meaning="How confidently and how evenly a judge spreads the tiles over the ten classes.",
     ),
     Metric(
         "precision",
@@ -102,6 +123,8 @@ METRICS = (
         HIGHER,
         judged=True,
         headline=True,
+        meaning="The share of tiles inside some real image's {k}-NN ball in a judge's features "
+        "(Kynkaanniemi et al., 2019): tiles outside every ball look like no real item.",
     ),
     Metric(
         "density", "density of tiles in test images' {k}-NN balls", "render", HIGHER, judged=True
@@ -113,6 +136,9 @@ METRICS = (
         LOWER,
         judged=True,
         headline=True,
+        meaning="The distance between Gaussians fitted to the tiles' and the test images' "
+        "features: FID's formula (Heusel et al., 2017) in a judge's features, so not an "
+        "Inception FID.",
     ),
     Metric("blank_fraction", "blank tiles", "render"),
     Metric("smoothness_mean", "neighbour-tile RMS difference, mean", "render"),
@@ -124,6 +150,9 @@ METRICS = (
         "paths",
         LOWER,
         headline=True,
+        meaning="Along straight paths between the codes of {pairs} pairs of test images of "
+        "different classes, the largest step's share of the path's total pixel change (1/{steps} "
+        "is perfectly even, 1 a single jump); it cannot tell a smooth blur from a smooth morph.",
     ),
     Metric(
         "path_middle_precision",
@@ -132,6 +161,8 @@ METRICS = (
         HIGHER,
         judged=True,
         headline=True,
+        meaning="The share of the paths' in-between images inside a real image's {k}-NN ball: "
+        "whether what lies between two items looks like an item.",
     ),
     Metric("path_class_changes", "class changes along a path", "paths", judged=True),
     # judge
@@ -140,14 +171,21 @@ METRICS = (
 BY_NAME = {m.name: m for m in METRICS}
 
 
-def written_by(stage: str, kind: str = "vae") -> list[Metric]:
-    """The metrics a stage writes for a model of `kind` (an AE has no KL or likelihood)."""
-    return [m for m in METRICS if m.stage == stage and (kind == "vae" or not m.vae_only)]
+def written_by(stage: str, kind: str | None = None) -> list[Metric]:
+    """The metrics a stage writes for a model of `kind` (an AE has no KL or likelihood); None for
+    a stage whose metrics do not depend on the kind of model."""
+    metrics = [m for m in METRICS if m.stage == stage]
+    if kind is None:
+        if any(m.vae_only for m in metrics):
+            raise ValueError(f"the {stage} stage writes metrics that depend on the model's kind")
+        return metrics
+    return [m for m in metrics if kind == "vae" or not m.vae_only]
 
 
-def record(stage: str, kind: str, values: dict[str, Any]) -> dict[str, Any]:
+def record(stage: str, values: dict[str, Any], kind: str | None = None) -> dict[str, Any]:
     """The metrics a stage writes, in the table's order; they must be exactly the table's
-    entries for that stage, so that a metric is added in one place (the table) or nowhere."""
+    entries for that stage (and model `kind`, see written_by), so that a metric is added in one
+    place (the table) or nowhere."""
     names = [m.name for m in written_by(stage, kind)]
     if set(values) != set(names):
         raise ValueError(f"the {stage} stage measured {sorted(values)}, the table lists {names}")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import csv
 import glob
 import io
 import json
@@ -94,24 +93,6 @@ def read_json(path: Path) -> dict[str, Any]:
         raise UserError(f"{path} is missing; run `dvc repro` to make it") from None
     except json.JSONDecodeError:
         raise UserError(f"{path} is not valid JSON; run `dvc repro --force` on its stage") from None
-
-
-def write_csv(path: Path, rows: list[dict[str, Any]]) -> None:
-    """Write rows of equal keys as a CSV file atomically."""
-    buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=list(rows[0]), lineterminator="\n")
-    writer.writeheader()
-    writer.writerows(rows)
-    write_bytes(path, buffer.getvalue().encode())
-
-
-def read_csv(path: Path) -> list[dict[str, float]]:
-    """Read a numeric CSV file that an earlier stage wrote."""
-    try:
-        with Path(path).open(newline="") as f:
-            return [{k: float(v) for k, v in row.items()} for row in csv.DictReader(f)]
-    except FileNotFoundError:
-        raise UserError(f"{path} is missing; run `dvc repro` to make it") from None
 
 
 def save_arrays(path: Path, **arrays: np.ndarray) -> None:

@@ -16,7 +16,7 @@ from typing import Any
 import yaml
 
 from latentlab.core.errors import UserError
-from latentlab.core.fashion_mnist import SPLIT_SIZES
+from latentlab.core.fashion_mnist import IMAGE_SIDE, SPLIT_SIZES
 
 PARAMS_FILE = Path("params.yaml")
 PIPELINE_FILE = Path("dvc.yaml")
@@ -45,6 +45,10 @@ MAX_STEPS = 256
 MAX_SHOWN = 20
 MAX_PRIOR_SAMPLES = 10000
 MIN_DPI, MAX_DPI = 20, 300
+# Bounds on products of values, each the size of the largest array it makes (floats).
+MAX_BATCH_FLOATS = 2**26  # a batch's widest layer: batch_size x max(784, hidden) (256 MB)
+MAX_JUDGE_FLOATS = 2**26  # a judge's first convolution: batch_size x channels x 28 x 28
+MAX_PATH_IMAGES = 50_000  # images decoded along the paths: pairs x (steps + 1)
 
 
 @dataclass(frozen=True)
@@ -262,13 +266,23 @@ def _model(name: str, raw: Any) -> ModelParams:
             f"params.yaml: {name}.latent_dim is {latent_dim}, but it must be {MAP_LATENT_DIM} "
             f"because the pipeline draws a latent map of every model, and a map needs a 2-D code"
         )
+    hidden = _int_list(f"{name}.hidden", s["hidden"], 1, MAX_WIDTH, MAX_LAYERS, True)
+    batch_size = _int(f"{name}.batch_size", s["batch_size"], 1, SPLIT_SIZES["train"])
+    widest = max([IMAGE_SIDE * IMAGE_SIDE, *hidden])
+    if batch_size * widest > MAX_BATCH_FLOATS:
+        raise _fail(
+            f"{name}.batch_size",
+            batch_size,
+            f"at most {MAX_BATCH_FLOATS // widest} with a widest layer of {widest} units, so "
+            f"that one layer's batch stays within {MAX_BATCH_FLOATS} floats {LAPTOP}",
+        )
     return ModelParams(
         name=name,
         kind=s["kind"],
         latent_dim=latent_dim,
-        hidden=_int_list(f"{name}.hidden", s["hidden"], 1, MAX_WIDTH, MAX_LAYERS, True),
+        hidden=hidden,
         epochs=_int(f"{name}.epochs", s["epochs"], 1, MAX_EPOCHS, LAPTOP),
-        batch_size=_int(f"{name}.batch_size", s["batch_size"], 1, SPLIT_SIZES["train"]),
+        batch_size=batch_size,
         lr=_number(f"{name}.lr", s["lr"], MAX_LR),
     )
 
@@ -403,6 +417,14 @@ def validate(raw: Any, declared: list[str]) -> Params:
         batch_size=_int("judge.batch_size", j["batch_size"], 1, SPLIT_SIZES["train"]),
         lr=_number("judge.lr", j["lr"], MAX_LR),
     )
+    per_image = judge.channels * IMAGE_SIDE * IMAGE_SIDE  # the first convolution's output
+    if judge.batch_size * per_image > MAX_JUDGE_FLOATS:
+        raise _fail(
+            "judge.batch_size",
+            judge.batch_size,
+            f"at most {MAX_JUDGE_FLOATS // per_image} with {judge.channels} channels, so that "
+            f"the first convolution's output stays within {MAX_JUDGE_FLOATS} floats {LAPTOP}",
+        )
 
     n_train = SPLIT_SIZES["train"] if limit == 0 else min(limit, SPLIT_SIZES["train"])
     n_test = SPLIT_SIZES["test"] if limit == 0 else min(limit, SPLIT_SIZES["test"])
@@ -416,6 +438,13 @@ def validate(raw: Any, declared: list[str]) -> Params:
     pa = _section("paths", top["paths"], ("pairs", "steps", "seed", "shown"))
     pairs = _int("paths.pairs", pa["pairs"], 1, MAX_PAIRS, LAPTOP)
     steps = _int("paths.steps", pa["steps"], 2, MAX_STEPS, LAPTOP)
+    if pairs * (steps + 1) > MAX_PATH_IMAGES:
+        raise _fail(
+            "paths.pairs",
+            pairs,
+            f"at most {MAX_PATH_IMAGES // (steps + 1)} with paths.steps {steps}, so that the "
+            f"paths decode at most {MAX_PATH_IMAGES} images {LAPTOP}",
+        )
     paths = PathParams(
         pairs=pairs,
         steps=steps,

@@ -76,20 +76,6 @@ def as_image_tensor(images: np.ndarray, device: str = "cpu") -> torch.Tensor:
 
 
 @torch.no_grad()
-def predict_proba(model: Judge, images: np.ndarray, batch_size: int = 1000) -> np.ndarray:
-    """Softmax class probabilities (N x 10) of images; see as_image_tensor for accepted inputs."""
-    model.eval()
-    device = next(model.parameters()).device
-    x = as_image_tensor(images, str(device))
-    chunks = [
-        F.softmax(model(x[i : i + batch_size]), dim=1) for i in range(0, x.shape[0], batch_size)
-    ]
-    if not chunks:
-        return np.zeros((0, N_CLASSES), dtype=np.float32)
-    return torch.cat(chunks).cpu().numpy()
-
-
-@torch.no_grad()
 def judge_images(
     model: Judge, images: np.ndarray, batch_size: int = 1000
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -107,12 +93,6 @@ def judge_images(
         width = model.classifier[-1].in_features
         return np.zeros((0, N_CLASSES), np.float32), np.zeros((0, width), np.float32)
     return torch.cat(probs).cpu().numpy(), torch.cat(feats).cpu().numpy()
-
-
-def accuracy(model: Judge, images: np.ndarray, labels: np.ndarray) -> float:
-    """Fraction of images whose most probable class is their label."""
-    predicted = predict_proba(model, images).argmax(axis=1)
-    return float(np.mean(predicted == np.asarray(labels)))
 
 
 @dataclass(frozen=True)

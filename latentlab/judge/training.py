@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import torch
 from torch.nn import functional as F
 from tqdm import tqdm
 
+from latentlab.core.errors import UserError
 from latentlab.judge.network import Judge, as_image_tensor
 from latentlab.nn.runtime import keep_freed_memory, make_optimizer
 
@@ -51,6 +54,12 @@ def train_judge(
             # Reading the loss waits for the device, so not every step; the last one shows the mean.
             if progress and (step % 20 == 0 or seen == x.shape[0]):
                 batches.set_postfix(loss=f"{total.item() / seen:.4f}")
-        history.append({"epoch": epoch, "loss": total.item() / seen})
+        mean = total.item() / seen
+        if not math.isfinite(mean):
+            raise UserError(
+                f"the judge of seed {seed} diverged: its loss is {mean} in epoch {epoch}; no "
+                f"judge was written (try a smaller judge.lr)"
+            )
+        history.append({"epoch": epoch, "loss": mean})
     model.eval()
     return model, history

@@ -6,7 +6,8 @@ spread: the standard deviation over judges of the per-judge difference, so that 
 judge's noise could make does not count. A measure is **supported** when the claim holds on every
 seed, **not supported** when on none, **mixed** otherwise. It is **not decided** when dropping any
 one judge changes that verdict: a verdict that depends on which classifiers did the measuring is
-a verdict about the classifiers. A claim's verdict combines its decided measures.
+a verdict about the classifiers. A claim's verdict is what its decided measures agree on, with
+the number of measures left undecided said beside it.
 """
 
 from __future__ import annotations
@@ -89,9 +90,12 @@ def _gains(vae: pd.DataFrame, ae: pd.DataFrame, metric: str) -> tuple[np.ndarray
     return gain.mean(axis=1), spread
 
 
-def measure_verdict(table: pd.DataFrame, metric: str, vae: str, ae: str) -> MeasureVerdict:
-    """The verdict of one measure, with the leave-one-judge-out check for judge-based ones."""
-    square = square_of(metric)
+def measure_verdict(
+    table: pd.DataFrame, metric: str, vae: str, ae: str, square: str | None = None
+) -> MeasureVerdict:
+    """The verdict of one measure, with the leave-one-judge-out check for judge-based ones; a
+    map's measure is judged over `square` (the lab's by default, or "own": each model's own)."""
+    square = square_of(metric) if square is None or not square_of(metric) else square
     v, a = seed_values(table, vae, metric, square), seed_values(table, ae, metric, square)
     gains, spreads = _gains(v, a, metric)
     holds = [bool(g > s) for g, s in zip(gains, spreads, strict=True)]
@@ -106,22 +110,56 @@ def measure_verdict(table: pd.DataFrame, metric: str, vae: str, ae: str) -> Meas
     return MeasureVerdict(metric, vae, ae, list(gains), list(spreads), holds, verdict, judges)
 
 
-def claim_verdict(measures: list[MeasureVerdict]) -> str:
-    """A claim's verdict from its measures: supported or not supported when every decided
-    measure agrees, mixed when they disagree, not decided when none is decided."""
+@dataclass(frozen=True)
+class ClaimVerdict:
+    """A claim's verdict from its measures: the verdict its decided measures agree on (mixed
+    when they disagree, not decided when none is decided), and how many were not decided."""
+
+    verdict: str
+    undecided: int
+    measures: int
+
+    @property
+    def full(self) -> bool:
+        """Every measure decided, and all agree."""
+        return self.undecided == 0 and self.verdict != MIXED
+
+    @property
+    def note(self) -> str:
+        """How many measures were left undecided, when some were and others decided."""
+        if self.undecided == 0 or self.verdict == NOT_DECIDED:
+            return ""
+        return f"{self.undecided} of {self.measures} measures not decided"
+
+    def __str__(self) -> str:
+        return f"{self.verdict} ({self.note})" if self.note else self.verdict
+
+
+def claim_verdict(measures: list[MeasureVerdict]) -> ClaimVerdict:
+    """Combine a claim's measures (see ClaimVerdict)."""
     decided = {m.verdict for m in measures if m.verdict != NOT_DECIDED}
+    undecided = sum(m.verdict == NOT_DECIDED for m in measures)
     if not decided:
-        return NOT_DECIDED
-    return decided.pop() if len(decided) == 1 else MIXED
+        return ClaimVerdict(NOT_DECIDED, undecided, len(measures))
+    verdict = decided.pop() if len(decided) == 1 else MIXED
+    return ClaimVerdict(verdict, undecided, len(measures))
 
 
 @dataclass(frozen=True)
 class ClaimResult:
-    """A claim tested against every autoencoder: measures[ae] and the verdict per autoencoder."""
+    """A claim tested against every autoencoder: per autoencoder its measures and verdict over
+    the lab's square and, for a claim about the map, over each model's own square."""
 
     claim: Claim
     measures: dict[str, list[MeasureVerdict]]
-    verdicts: dict[str, str]
+    verdicts: dict[str, ClaimVerdict]
+    own_measures: dict[str, list[MeasureVerdict]]
+    own_verdicts: dict[str, ClaimVerdict]
+
+    @property
+    def about_the_map(self) -> bool:
+        """Whether the claim is measured on the map (so it has an own-square verdict)."""
+        return bool(self.own_verdicts)
 
 
 def judge_claims(table: pd.DataFrame, vae: str, aes: list[str]) -> list[ClaimResult]:
@@ -129,6 +167,19 @@ def judge_claims(table: pd.DataFrame, vae: str, aes: list[str]) -> list[ClaimRes
     results = []
     for claim in CLAIMS:
         measures = {ae: [measure_verdict(table, m, vae, ae) for m in claim.measures] for ae in aes}
-        verdicts = {ae: claim_verdict(ms) for ae, ms in measures.items()}
-        results.append(ClaimResult(claim, measures, verdicts))
+        on_map = all(square_of(m) for m in claim.measures)
+        own = {
+            ae: [measure_verdict(table, m, vae, ae, "own") for m in claim.measures]
+            for ae in aes
+            if on_map
+        }
+        results.append(
+            ClaimResult(
+                claim,
+                measures,
+                {ae: claim_verdict(ms) for ae, ms in measures.items()},
+                own,
+                {ae: claim_verdict(ms) for ae, ms in own.items()},
+            )
+        )
     return results

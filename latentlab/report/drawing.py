@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import shutil
+from pathlib import Path
 
 import numpy as np
 from PIL import Image
@@ -17,10 +18,21 @@ from latentlab.core.params import Params
 from latentlab.report import figures
 
 
-def _copy(src: object, dest: object) -> None:
-    """A byte-for-byte copy, written atomically."""
+def _copy(src: Path, dest: Path, stage: str) -> None:
+    """A byte-for-byte copy of a file a stage wrote, written atomically."""
+    if not src.is_file():
+        raise UserError(f"{src} is missing; rerun `dvc repro {stage}`")
     with atomic_path(dest) as tmp:
         shutil.copyfile(src, tmp)
+
+
+def _image(path: Path, stage: str) -> np.ndarray:
+    """An image a stage wrote, or a UserError saying which stage to rerun."""
+    try:
+        with Image.open(path) as image:
+            return np.asarray(image)
+    except (FileNotFoundError, OSError):
+        raise UserError(f"{path} is missing or unreadable; rerun `dvc repro {stage}`") from None
 
 
 def _curves(p: Params) -> dict[str, dict[int, list[dict[str, float]]]]:
@@ -29,7 +41,8 @@ def _curves(p: Params) -> dict[str, dict[int, list[dict[str, float]]]]:
     for m in p.compared:
         by_seed: dict[int, dict[int, dict[str, float]]] = {}
         for file in sorted((paths.train_dir(m.name) / "plots" / "custom").glob("*.json")):
-            for row in read_json(file) if isinstance(read_json(file), list) else []:
+            rows = read_json(file)
+            for row in rows if isinstance(rows, list) else []:
                 by_seed.setdefault(int(row["seed"]), {}).setdefault(
                     int(row["epoch"]), {"epoch": row["epoch"]}
                 )[file.stem] = row[file.stem]
@@ -47,12 +60,13 @@ def draw(p: Params, tiles_per_class: dict[str, list[float]]) -> list[str]:
     first, dpi = p.seeds[0], p.report.figure_dpi
     written: list[str] = []
 
-    def out(name: str) -> object:
+    def out(name: str) -> Path:
         written.append(f"{name}.png")
         return paths.figure(name)
 
     lab_maps, both_squares, strips, recon, samples, frames = {}, {}, {}, {}, {}, {}
     starts = ends = originals = None
+    example_classes: list[str] = []
     for m in p.compared:
         name = m.name
         z, tiles, own_z, own_tiles, prior = load_arrays(
@@ -63,14 +77,19 @@ def draw(p: Params, tiles_per_class: dict[str, list[float]]) -> list[str]:
             "own_tiles",
             "prior_images",
         )
-        codes, labels, originals, reconstructions = load_arrays(
-            paths.codes(name, first), "codes", "labels", "examples", "reconstructions"
+        codes, labels, originals, reconstructions, example_index = load_arrays(
+            paths.codes(name, first),
+            "codes",
+            "labels",
+            "examples",
+            "reconstructions",
+            "example_index",
         )
         images, starts, ends, start_code, end_code = load_arrays(
             paths.path_strips(name, first), "images", "start", "end", "start_code", "end_code"
         )
         # The seed's map as the render stage wrote it, pixel for pixel.
-        _copy(paths.map_file(name, first, ".png"), out(f"map_{name}"))
+        _copy(paths.map_file(name, first, ".png"), out(f"map_{name}"), f"render@{name}")
         lab_maps[name] = (to_uint8(mosaic(tiles)), z)
         both_squares[f"{name}: lab's square"] = lab_maps[name]
         both_squares[f"{name}: own codes' square"] = (to_uint8(mosaic(own_tiles)), own_z)
@@ -88,13 +107,15 @@ def draw(p: Params, tiles_per_class: dict[str, list[float]]) -> list[str]:
         )
         strips[name], recon[name], samples[name] = images, reconstructions, prior
         frames[name] = [
-            (epoch, np.asarray(Image.open(paths.progress_image(name, first, epoch))))
+            (epoch, _image(paths.progress_image(name, first, epoch), f"train@{name}"))
             for epoch in figures.pick_epochs(m.epochs)
         ]
+        # One test image per class present (all ten unless data.limit is tiny).
+        example_classes = [CLASSES[c] for c in labels[example_index]]
     figures.maps(lab_maps, out("maps"), dpi)
     figures.maps(both_squares, out("own_squares"), dpi, columns=2)
     figures.interpolations(strips, starts, ends, out("interpolations"), dpi)
-    figures.reconstructions(originals, recon, list(CLASSES), out("reconstructions"), dpi)
+    figures.reconstructions(originals, recon, example_classes, out("reconstructions"), dpi)
     figures.prior_samples(samples, out("prior_samples"), dpi)
     figures.evolution(frames, out("evolution"), dpi)
     figures.training_curves(_curves(p), out("training_curves"), dpi)

@@ -35,6 +35,7 @@ from matplotlib.patches import Patch, Rectangle
 from matplotlib.transforms import Bbox, TransformedBbox
 from PIL import Image
 
+from latentlab.analysis.latent_grid import to_uint8
 from latentlab.core.artifacts import atomic_path
 from latentlab.core.fashion_mnist import CLASSES
 
@@ -69,7 +70,7 @@ def _as_uint8(images: np.ndarray) -> np.ndarray:
         return images
     if not np.issubdtype(images.dtype, np.floating):
         raise TypeError(f"images must be uint8 or floats in [0, 1], not {images.dtype}")
-    return np.clip(np.rint(images * 255), 0, 255).astype(np.uint8)
+    return to_uint8(images)
 
 
 def _upscale(grey: np.ndarray, scale: int) -> np.ndarray:
@@ -951,14 +952,15 @@ def training_curves(
 
 
 def tile_histograms(counts: dict[str, list[float]], path: Path, dpi: int) -> None:
-    """Tiles per judged class in each model's map (mean over seeds), bars grouped by class."""
+    """Confident, realistic tiles per class in each model's map (mean over seeds and judges),
+    bars grouped by class: the tiles that count towards the classes present."""
     fig, ax = plt.subplots(figsize=(11, 4))
     width = 0.8 / len(counts)
     x = np.arange(len(CLASSES))
     for i, (name, values) in enumerate(counts.items()):
         ax.bar(x + (i - (len(counts) - 1) / 2) * width, values, width, label=name)
     ax.set_xticks(x, CLASSES, rotation=30, ha="right")
-    ax.set_ylabel("tiles (mean over seeds)")
-    ax.set_title("Decoded map tiles per class, as judged by the CNN")
+    ax.set_ylabel("tiles (mean over seeds and judges)")
+    ax.set_title("Map tiles per class that the judges classify confidently and find realistic")
     ax.legend()
     _save(fig, path, dpi)

@@ -18,6 +18,7 @@ from latentlab.core.params import Params
 
 COLUMNS = ["model", "seed", "square", "metric", "judge", "value"]
 SQUARES = ("lab", "own")
+RUN_STAGES = ("train", "evaluate", "render", "paths")  # the stages that measure each run
 
 
 def _rows(
@@ -59,25 +60,23 @@ def gather(p: Params) -> pd.DataFrame:
             "judge", j, "", judge_metrics.get(f"seed{j}", {}), judge_file, ["test_accuracy"], judges
         )
     for m in p.compared:
+        names = {stage: [x.name for x in written_by(stage, m.kind)] for stage in RUN_STAGES}
         train_file = paths.train_dir(m.name) / "metrics.json"
         trained = read_json(train_file)
         for seed in p.seeds:
-
-            def names(stage: str, kind: str = m.kind) -> list[str]:
-                return [metric.name for metric in written_by(stage, kind)]
-
-            rows += _rows(
-                m.name, seed, "", trained.get(f"seed{seed}", {}), train_file, names("train"), judges
-            )
-            file = paths.eval_metrics(m.name, seed)
-            rows += _rows(m.name, seed, "", read_json(file), file, names("evaluate"), judges)
-            file = paths.path_metrics(m.name, seed)
-            rows += _rows(m.name, seed, "", read_json(file), file, names("paths"), judges)
+            files = {
+                "train": (train_file, trained.get(f"seed{seed}", {})),
+                "evaluate": (paths.eval_metrics(m.name, seed), None),
+                "paths": (paths.path_metrics(m.name, seed), None),
+            }
+            for stage, (file, values) in files.items():
+                values = read_json(file) if values is None else values
+                rows += _rows(m.name, seed, "", values, file, names[stage], judges)
             file = paths.map_metrics(m.name, seed)
             rendered = read_json(file)
             for square in SQUARES:
                 rows += _rows(
-                    m.name, seed, square, rendered.get(square, {}), file, names("render"), judges
+                    m.name, seed, square, rendered.get(square, {}), file, names["render"], judges
                 )
     return pd.DataFrame(rows, columns=COLUMNS)
 

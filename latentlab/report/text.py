@@ -98,7 +98,10 @@ def metrics_table(numbers: Numbers, models: list[str], p: Params) -> str:
                 continue
             label = metric.label_for(p)
             where = {"lab": " (lab's square)", "own": " (own square)", "": ""}[square]
-            rows.append({"measure": label + where, "better": _better(metric.name), **cells})
+            # The own square is drawn to hold the model's codes, so that share has no better side.
+            by_design = metric.name == MECHANISM and square == "own"
+            better = "" if by_design else _better(metric.name)
+            rows.append({"measure": label + where, "better": better, **cells})
     return pd.DataFrame(rows).to_markdown(index=False)
 
 
@@ -124,40 +127,84 @@ def params_table(p: Params) -> str:
         f"{lm.grid} x {lm.grid} codes over [-{lm.range:g}, {lm.range:g}]^2, and over the square "
         f"of each model's test codes from percentile {lm.own_percentile:g} to "
         f"{100 - lm.own_percentile:g}. Judges: seeds {j.seeds}, {j.channels} channels, "
-        f"{j.epochs} epochs. Realism: k = {r.k}, {r.subsets} real subsets. Paths: {pp.pairs} "
-        f"pairs, {pp.steps} steps."
+        f"{_plural(j.epochs, 'epoch')}. Realism: k = {r.k}, {r.subsets} real subsets. Paths: "
+        f"{pp.pairs} pairs, {pp.steps} steps."
     )
 
 
-def _claim_sentence(result: ClaimResult, matched: list[str], others: list[str]) -> str:
-    """What a claim's verdicts say, against the lab's autoencoders and the capacity-matched ones
-    (the autoencoders with the VAE's hidden layers)."""
-    text = (
-        f"**{result.claim.text}**: "
-        + ", ".join(f"{result.verdicts[n]} against `{n}`" for n in others + matched)
-        + "."
+def own_squares_table(results: list[ClaimResult], aes: list[str]) -> str:
+    """The map claims judged over each model's own square, against every autoencoder."""
+    rows = [
+        {"claim": r.claim.text, **{f"against `{ae}`": str(r.own_verdicts[ae]) for ae in aes}}
+        for r in results
+        if r.about_the_map
+    ]
+    return pd.DataFrame(rows).to_markdown(index=False)
+
+
+def _names(models: list[str]) -> str:
+    return " and ".join(f"`{m}`" for m in models)
+
+
+def capacity_sentence(result: ClaimResult, lab_aes: list[str], matched: list[str]) -> str:
+    """What the capacity-matched autoencoders (the VAE's hidden layers) say about a claim: the
+    VAE objective, capacity, or undecided. Chosen from the verdicts alone."""
+    if not matched:
+        return (
+            "No capacity-matched autoencoder is compared, so the VAE objective and capacity "
+            "cannot be told apart."
+        )
+    names = _names(matched)
+    lab = {result.verdicts[n].verdict for n in lab_aes}
+    same = [result.verdicts[n] for n in matched]
+    kinds = {v.verdict for v in same}
+    if any(v.verdict == NOT_DECIDED for v in same):
+        return (
+            f"Against the capacity-matched {names} the judges do not decide it, so whether the "
+            f"objective or capacity explains it is open."
+        )
+    if kinds == {SUPPORTED}:
+        partly = not all(v.full for v in same)
+        hedge = " (on its decided measures)" if partly else ""
+        if not result.about_the_map:
+            return (
+                f"It holds against the capacity-matched {names} too{hedge}, so the VAE objective "
+                f"explains it, not capacity."
+            )
+        own = {result.own_verdicts[n].verdict for n in matched}
+        if own == {SUPPORTED}:
+            return (
+                f"It holds against the capacity-matched {names} too{hedge}, over the lab's square "
+                f"and over each model's own square, so the VAE objective explains it, not "
+                f"capacity."
+            )
+        own_text = ", ".join(str(result.own_verdicts[n]) for n in matched)
+        return (
+            f"Against the capacity-matched {names} it holds over the lab's square{hedge} but is "
+            f"{own_text} over each model's own square: the VAE objective puts the codes inside "
+            f"the lab's square, and capacity explains the map's quality where the codes are."
+        )
+    if kinds == {NOT_SUPPORTED}:
+        if lab & {SUPPORTED, MIXED}:
+            return (
+                f"The capacity-matched {names} does as well or better, so capacity explains it, "
+                f"not the VAE objective."
+            )
+        return f"It does not hold against the capacity-matched {names} either."
+    return (
+        f"Against the capacity-matched {names} the evidence is mixed, so capacity explains at "
+        f"least part of it."
     )
-    lab = {result.verdicts[n] for n in others}
-    same = {result.verdicts[n] for n in matched}
-    names = " and ".join(f"`{n}`" for n in matched)
-    if lab == {SUPPORTED} and same == {SUPPORTED} and matched:
-        return text + (
-            f" It holds against the capacity-matched {names} too, so the VAE objective explains "
-            f"it, not capacity."
-        )
-    if lab == {SUPPORTED} and matched:
-        return text + (
-            f" The capacity-matched {names} does not lose to the VAE the same way, so capacity "
-            f"explains much of it, not the VAE objective alone."
-        )
-    verdicts = lab or same
-    if verdicts == {NOT_SUPPORTED}:
-        return text + " The numbers do not support it."
-    if NOT_DECIDED in verdicts:
-        return text + " The judges do not agree enough to decide it."
-    if MIXED in verdicts:
-        return text + " Its measures or seeds disagree, so it is at best partly true."
-    return text
+
+
+def claim_sentences(result: ClaimResult, lab_aes: list[str], matched: list[str]) -> str:
+    """A claim's verdicts against every autoencoder, and what capacity has to do with them."""
+    parts = []
+    for name in lab_aes + matched:
+        v = result.verdicts[name]
+        parts.append(f"{v.verdict} against `{name}`" + (f" ({v.note})" if v.note else ""))
+    text = f"**{result.claim.text}**: " + ", ".join(parts) + "."
+    return f"{text} {capacity_sentence(result, lab_aes, matched)}"
 
 
 def answer(
@@ -182,84 +229,107 @@ def answer(
     for vae, claims in results.items():
         aes = [n for n in models if kinds[n] == "ae"]
         matched = [n for n in aes if hidden[n] == hidden[vae]]
-        others = [n for n in aes if n not in matched]
-        sentences = [_claim_sentence(r, matched, others) for r in claims]
+        lab_aes = [n for n in aes if n not in matched]
+        sentences = [claim_sentences(r, lab_aes, matched) for r in claims]
         paragraphs.append(f"**Which claims hold, for `{vae}`.** " + " ".join(sentences))
-        paragraphs.append(_mechanism(vae, aes, numbers, table))
+        paragraphs.append(mechanism(vae, aes, numbers, table))
     return paragraphs
 
 
-def _mechanism(vae: str, aes: list[str], numbers: Numbers, table: pd.DataFrame) -> str:
-    """The mechanism: where each model's codes lie, and whether the lab's square missed them."""
-    inside = {m: _percent(numbers.mean(m, MECHANISM)) for m in [vae, *aes]}
+def mechanism(vae: str, aes: list[str], numbers: Numbers, table: pd.DataFrame) -> str:
+    """Where each model's codes lie, how much of each map is decoded from codes no test image
+    has, and whether the lab's square or the latent space made an autoencoder's map poorer."""
+    inside = {m: numbers.mean(m, MECHANISM) for m in [vae, *aes]}
     verdicts = {ae: measure_verdict(table, MECHANISM, vae, ae).verdict for ae in aes}
-    others = ", ".join(f"{inside[ae]} of `{ae}`'s" for ae in aes)
+    others = ", ".join(f"{_percent(inside[ae])} of `{ae}`'s" for ae in aes)
     if set(verdicts.values()) == {SUPPORTED}:
         text = (
             f"**Why.** The KL term pulls the VAE's codes towards the prior N(0, I): "
-            f"{inside[vae]} of `{vae}`'s test codes lie inside the lab's square, against "
-            f"{others}, whose codes nothing holds near the origin: most of an autoencoder's "
-            f"codes lie outside the lab's map, and much of its map is extrapolation."
+            f"{_percent(inside[vae])} of `{vae}`'s test codes lie inside the lab's square, "
+            f"against {others}, whose codes nothing holds near the origin."
         )
     else:
         text = (
-            f"**Why.** {inside[vae]} of `{vae}`'s test codes lie inside the lab's square, "
-            f"against {others}: the prior does not keep the VAE's codes inside the square "
-            f"better than every autoencoder's on every seed."
+            f"**Why.** {_percent(inside[vae])} of `{vae}`'s test codes lie inside the lab's "
+            f"square, against {others}: the prior does not keep the VAE's codes inside the "
+            f"square better than every autoencoder's on every seed."
         )
-    vae_cov = numbers.mean(vae, "coverage")
-    vae_spread = numbers.spread(vae, "coverage")
+    outside = [ae for ae in aes if inside[ae] < 0.5]
+    if outside:
+        text += f" Most of the codes of {_names(outside)} lie outside the lab's map."
+    with_data = ", ".join(
+        f"{_percent(numbers.mean(m, 'tiles_with_data', 'lab'))} of `{m}`'s" for m in [vae, *aes]
+    )
+    text += (
+        f" Of the tiles of each map, {with_data} hold a test code; the others are decoded from "
+        f"codes no test image has."
+    )
+    vae_cov = numbers.mean(vae, "coverage", "own")
+    vae_spread = numbers.spread(vae, "coverage", "own")
     for ae in aes:
         own_cov = numbers.mean(ae, "coverage", "own")
         margin = (vae_spread**2 + numbers.spread(ae, "coverage", "own") ** 2) ** 0.5
         if own_cov > vae_cov + margin:
             verdict = (
-                "more than the VAE's map over the lab's square, so the lab's square, not its "
-                "latent space, made its map look poor"
+                "more than the VAE's map over its own square, so the lab's square, not the "
+                "latent space, made the autoencoder's map poorer"
             )
         elif own_cov >= vae_cov - margin:
             verdict = (
-                "about as much as the VAE's map over the lab's square (within the seeds' "
-                "spread), so the lab's square, more than its latent space, made its map look poor"
+                "about as much as the VAE's map over its own square (within the seeds' spread), "
+                "so the lab's square, more than the latent space, made the autoencoder's map "
+                "poorer"
             )
         else:
             verdict = (
-                "still less than the VAE's map over the lab's square, so its latent space "
+                "less than the VAE's map over its own square, so the autoencoder's latent space "
                 "itself covers fewer of the test images, not only the square"
             )
         text += (
-            f" Over the square that holds its own test codes, `{ae}`'s map covers "
-            f"{_percent(own_cov)} of the test images (against "
-            f"{_percent(numbers.mean(ae, 'coverage', 'lab'))} over the lab's square): {verdict}."
+            f" Over the square of its own codes, `{ae}`'s map covers {_percent(own_cov)} of the "
+            f"test images (over the lab's square {_percent(numbers.mean(ae, 'coverage', 'lab'))}), "
+            f"{verdict}."
         )
     return text
 
 
+CLAIM_MEASURES = (
+    "coverage",
+    "classes_present",
+    "inception_score",
+    "path_evenness",
+    "path_middle_precision",
+    "precision",
+    "frechet_distance",
+)
+
+
 def measure_lines(p: Params) -> list[str]:
-    """One line per claim's measure saying what it is (the README says the same)."""
+    """One line per claim's measure saying what it means (the README says the same)."""
     return [
-        f"- **{BY_NAME[name].label_for(p)}** ({_better(name)} is better)"
-        for name in (
-            "coverage",
-            "classes_present",
-            "inception_score",
-            "path_evenness",
-            "path_middle_precision",
-            "precision",
-            "frechet_distance",
-        )
+        f"- **{BY_NAME[name].label_for(p)}** ({_better(name)} is better): "
+        f"{BY_NAME[name].meaning_for(p)}"
+        for name in CLAIM_MEASURES
     ]
 
 
-def verdict_rules(judges: int) -> str:
+def _plural(count: int, noun: str) -> str:
+    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
+
+
+def verdict_rules(judges: int, seeds: int) -> str:
     """How a verdict is reached, said once under the claims tables."""
     return (
         "A claim holds on a seed when the VAE beats the autoencoder on that seed (seed i against "
         "seed i) in the measure's better direction and, for a judge-based measure, by more than "
-        f"the {judges} judges' standard deviation of the difference. **supported**: it holds on "
-        "every seed; **not supported**: on none; **mixed**: on some. **not decided**: leaving "
-        "out any one judge changes the verdict, so the measure is not fit for a verdict. A "
-        "claim's verdict is its decided measures' verdict when they agree, mixed otherwise."
+        f"the standard deviation over the {_plural(judges, 'judge')} of the difference. "
+        "**supported**: it holds on every seed; **not supported**: on none; **mixed**: on some. "
+        "**not decided**: leaving out any one judge changes the verdict, so the measure is not "
+        "fit for a verdict. A claim's verdict is what its decided measures agree on (mixed when "
+        "they disagree), with the measures left undecided said beside it. With "
+        f"{_plural(seeds, 'seed')}, winning on every seed is weak evidence on its own (a sign test "
+        f"gives p = {0.5**seeds:.3g}); the judges' spread is what keeps a small win from "
+        "counting."
     )
 
 
@@ -314,7 +384,20 @@ def report(
                 claims_table(claims, vae, ae, numbers, p),
                 "",
             ]
-        lines += [verdict_rules(len(p.judge.seeds)), "", *measure_lines(p), ""]
+        lines += [
+            "### Over each model's own square",
+            "",
+            "The same map measures over the square that holds each model's own test codes:",
+            "",
+            own_squares_table(claims, list(claims[0].measures)),
+            "",
+            verdict_rules(len(p.judge.seeds), len(p.seeds)),
+            "",
+            "What each measure means:",
+            "",
+            *measure_lines(p),
+            "",
+        ]
     lines += [
         "## Where the data lies, and the paths between test items",
         "",
