@@ -48,7 +48,10 @@ def knn_radii_squared(real: np.ndarray, k: int) -> np.ndarray:
         raise ValueError(f"k must be between 1 and {len(real) - 1} for {len(real)} real rows")
     d = squared_distances(real, real)
     np.fill_diagonal(d, np.inf)  # a row is not its own neighbour
-    return np.partition(d, k - 1, axis=0)[k - 1, :]
+    # The columns as contiguous rows: partitioning along them is faster than down strides, and
+    # the result is a new array, not a view that would keep the whole matrix alive.
+    columns = np.ascontiguousarray(d.T)
+    return np.partition(columns, k - 1, axis=1)[:, k - 1].copy()
 
 
 @dataclass(frozen=True)
