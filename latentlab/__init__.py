@@ -6,4 +6,9 @@
 - analysis/  measures of codes, tiles and paths, the latent grid, the table of metrics (numpy)
 - report/    the claims and their verdicts, the figures, the report's text (the report stage)
 - download.py, training.py, evaluation.py, rendering.py, interpolation.py: one stage each
+
+Who may import whom (tests/test_layers.py checks it): nn imports core; judge imports core and
+nn; analysis imports nothing of latentlab, so its measures need neither params nor torch; report
+imports core and analysis, never torch; the one-stage modules import any of core, nn, judge and
+analysis; nothing in latentlab imports a one-stage module or report.
 """

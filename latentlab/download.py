@@ -37,8 +37,13 @@ def _decompress_verified(candidates: list[Path], expected: RawFile, dest: Path) 
                 opener = gzip.open if src.suffix == ".gz" else open
                 with opener(src, "rb") as f:
                     shutil.copyfileobj(f, tmp)
+                readable = True
             except (OSError, EOFError, zlib.error) as err:  # zlib.error: corrupt deflate data
                 log.warning("%s is unreadable (%s); skipping it", src, err)
+                readable = False
+        if not readable:
+            tmp_path.unlink(missing_ok=True)
+            continue
         if file_matches(tmp_path, expected):
             os.chmod(tmp_path, NEW_FILE_MODE)  # the temporary file was made private (0600)
             tmp_path.replace(dest)
@@ -52,6 +57,9 @@ def _decompress_verified(candidates: list[Path], expected: RawFile, dest: Path) 
 
 def _fetch_from_directory(source: Path, dest_dir: Path) -> bool:
     """Take the four files (.gz or plain) from a folder; False unless all of them verify."""
+    if not source.is_dir():
+        log.warning("%s is not a folder; skipping it", source)
+        return False
     fetched = [
         _decompress_verified([source / f"{f.name}.gz", source / f.name], f, dest_dir / f.name)
         for f in FILES

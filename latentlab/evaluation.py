@@ -29,7 +29,7 @@ def encode_means(model: LatentModel, pixels: torch.Tensor, batch_size: int = 200
 
 
 @torch.no_grad()
-def reconstruction_bce(model: LatentModel, pixels: torch.Tensor, batch_size: int = 2000) -> float:
+def mean_code_bce(model: LatentModel, pixels: torch.Tensor, batch_size: int = 2000) -> float:
     """Mean per-image BCE of decoding each image's (mean) code: the same measure for AE and VAE."""
     total = 0.0
     for x in pixels.split(batch_size):

@@ -32,9 +32,10 @@ def path_measures(
     images: np.ndarray,
     judged: list[tuple[np.ndarray, np.ndarray]],
     real_balls: list[list[realism.Balls]],
-) -> dict:
+) -> tuple[dict, dict[str, np.ndarray]]:
     """Evenness of every path (mean over paths), and per judge: the precision of the middle
-    images and the mean number of class changes along a path.
+    images and the mean number of class changes along a path; second, each path's own value of
+    the measures that are means over paths (the report's noise floor for them).
 
     `judged` holds each judge's (probabilities, features) of all path images, flattened path by
     path; `real_balls` each judge's k-NN balls of each subset of the test images.
@@ -48,9 +49,10 @@ def path_measures(
         precision.append(r["precision"])
         classes = probs.argmax(axis=1).reshape(n, length)
         changes.append(float(transitions.class_changes(classes).mean()))
+    per_path = {"path_evenness": transitions.evenness(images)}
     measured = {
-        "path_evenness": float(transitions.evenness(images).mean()),
+        "path_evenness": float(per_path["path_evenness"].mean()),
         "path_middle_precision": precision,
         "path_class_changes": changes,
     }
-    return record("paths", measured)
+    return record("paths", measured), per_path

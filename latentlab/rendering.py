@@ -49,6 +49,11 @@ def prior_samples(model: LatentModel, count: int, seed: int) -> tuple[np.ndarray
     return z, images.reshape(count, IMAGE_SIDE, IMAGE_SIDE)
 
 
+# A tile counts as realistic (for classes present) when it lies inside some real image's k-NN
+# ball in at least this share of the real subsets: the subsets' majority, ties included.
+REALISTIC_SHARE = 0.5
+
+
 def map_measures(
     tiles: np.ndarray,
     z: np.ndarray,
@@ -79,7 +84,7 @@ def map_measures(
     kept_per_class = np.zeros(len(CLASSES))
     for (probs, features), real_features, balls in zip(judged, real, real_balls, strict=True):
         r = realism.subset_realism(balls, features)
-        realistic = np.asarray(r["inside"]) >= 0.5  # inside a ball in most real subsets
+        realistic = np.asarray(r["inside"]) >= REALISTIC_SHARE
         per_judge["coverage"].append(r["coverage"])
         per_judge["precision"].append(r["precision"])
         per_judge["density"].append(r["density"])

@@ -32,14 +32,16 @@ class DivergedError(UserError):
     """The loss became NaN or infinite."""
 
 
-def _check_finite(record: torch.Tensor, start: int, stop: int, *, name: str, epoch: int) -> float:
+def _check_finite(
+    record: torch.Tensor, start: int, stop: int, *, name: str, seed: int, epoch: int
+) -> float:
     """Raise DivergedError at the first non-finite loss of batches [start, stop); else the last."""
     losses = record[start:stop, 0].tolist()
     for b, value in enumerate(losses, start):
         if not math.isfinite(value):
             raise DivergedError(
-                f"{name} diverged: the loss is {value} at epoch {epoch}, batch {b + 1}; "
-                f"no model was written (try a smaller {name}.lr)"
+                f"{name} seed {seed} diverged: the loss is {value} at epoch {epoch}, batch "
+                f"{b + 1}; no model was written (try a smaller {name}.lr)"
             )
     return losses[-1]
 
@@ -107,7 +109,7 @@ def train(
             with torch.no_grad():
                 record[b] = torch.stack([loss, *terms.values()])
             if b + 1 - checked == check_every or b + 1 == n_batches:
-                last = _check_finite(record, checked, b + 1, name=name, epoch=epoch)
+                last = _check_finite(record, checked, b + 1, name=name, seed=seed, epoch=epoch)
                 checked = b + 1
                 bar.set_postfix(loss=f"{last:.2f}", refresh=False)
         assert record is not None  # n_batches >= 1

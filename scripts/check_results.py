@@ -13,7 +13,9 @@ On the machine that made the commit a rerun is byte-identical; on another CPU th
 the models and judges train along other paths, and the numbers should move by no more than this.
 Runs of different params are not compared: params.yaml must be the one committed at the revision.
 
-    python -m scripts.check_results [--rev HEAD]   # exit status 1 when a metric disagrees
+    python -m scripts.check_results [--rev HEAD]
+
+Exit status: 0 when every metric agrees, 1 when one does not, 2 when nothing can be compared.
 """
 
 from __future__ import annotations
@@ -22,7 +24,9 @@ import argparse
 import io
 import math
 import subprocess
+import sys
 from pathlib import Path
+from typing import NoReturn
 
 import pandas as pd
 import yaml
@@ -55,13 +59,19 @@ def tolerance(row: pd.Series) -> float:
     return max(spread, BY_NAME[row["metric"]].resolution, RELATIVE_FLOOR * abs(row["mean"]))
 
 
+def refuse(message: str) -> NoReturn:
+    """Stop with one `error:` line and exit status 2, as the stages do."""
+    print(f"error: {message}", file=sys.stderr)
+    raise SystemExit(2)
+
+
 def committed_file(rev: str, path: Path) -> str:
     """A file as committed at `rev`, or exit naming it."""
     shown = subprocess.run(
         ["git", "show", f"{rev}:{path.as_posix()}"], cwd=REPO, capture_output=True, text=True
     )
     if shown.returncode != 0:
-        raise SystemExit(f"error: {path} is not committed at {rev}; nothing to compare with")
+        refuse(f"{path} is not committed at {rev}; nothing to compare with")
     return shown.stdout
 
 
@@ -86,13 +96,13 @@ def main() -> None:
     args = parser.parse_args()
     current_file = REPO / SUMMARY
     if not current_file.is_file():
-        raise SystemExit(f"error: {SUMMARY} is missing; run `make repro` first")
+        refuse(f"{SUMMARY} is missing; run `make repro` first")
     if yaml.safe_load(committed_file(args.rev, PARAMS)) != yaml.safe_load(
         (REPO / PARAMS).read_text()
     ):
-        raise SystemExit(
-            f"error: {PARAMS} differs from the one committed at {args.rev}, so the results "
-            f"cannot be compared; compare with the revision whose params made this run (--rev)"
+        refuse(
+            f"{PARAMS} differs from the one committed at {args.rev}, so the results cannot be "
+            f"compared; compare with the revision whose params made this run (--rev)"
         )
     committed = pd.read_csv(io.StringIO(committed_file(args.rev, SUMMARY)), keep_default_na=False)
     table = compare(committed, pd.read_csv(current_file, keep_default_na=False))

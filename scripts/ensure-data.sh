@@ -4,7 +4,8 @@
 dir=/usr/share/datasets/fashion-mnist
 [ -f "$dir/train-images-idx3-ubyte.gz" ] && exit 0
 if command -v apt-get >/dev/null 2>&1; then
-  if [ "$(id -u)" = 0 ]; then sudo=""; elif command -v sudo >/dev/null 2>&1; then sudo="sudo"; else sudo="none"; fi
+  # sudo -n: fail rather than wait for a password nobody will type.
+  if [ "$(id -u)" = 0 ]; then sudo=""; elif command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then sudo="sudo -n"; else sudo="none"; fi
   if [ "$sudo" != none ]; then
     echo "Installing the Debian package dataset-fashion-mnist into $dir"
     $sudo apt-get update -qq && $sudo apt-get install -y -qq dataset-fashion-mnist && exit 0

@@ -14,7 +14,7 @@ from latentlab.core.params import ModelParams, Params
 def stage_params(doc: str | None, per_model: bool = False) -> tuple[Params, ModelParams | None]:
     """Parse the command line (only --help, and a model name for a per-model stage), then load
     and validate params.yaml; the model must be one that dvc.yaml declares."""
-    summary, _, details = (doc or "").strip().partition("\n")
+    summary, _, details = (doc or "").strip().partition("\n\n")  # the first paragraph
     parser = argparse.ArgumentParser(
         description=summary,
         epilog=details.strip() or None,

@@ -12,9 +12,9 @@ from latentlab.core.artifacts import save_arrays, write_json
 from latentlab.core.errors import stage_entry
 from latentlab.core.fashion_mnist import load_split
 from latentlab.core.paths import DATA_ROOT
-from latentlab.nn.checkpoints import load_weights
-from latentlab.nn.models import VariationalAutoEncoder, build_model
+from latentlab.nn.models import VariationalAutoEncoder
 from latentlab.nn.runtime import as_pixels, resolve_device
+from latentlab.nn.trained import load_trained
 from stages import log_written, stage_params
 
 log = logging.getLogger("evaluate")
@@ -31,8 +31,7 @@ def main() -> None:
     train_pixels = as_pixels(train_images, device)
     test_pixels = as_pixels(test_images, device)
     for seed in p.seeds:
-        model = build_model(mp.kind, mp.latent_dim, mp.hidden)
-        model = load_weights(model, paths.weights(mp.name, seed)).to(device)
+        model = load_trained(mp, seed, device)
         log.info(
             "%s seed %d: encoding and reconstructing %d test images",
             mp.name,
@@ -41,7 +40,7 @@ def main() -> None:
         )
         test_codes = evaluation.encode_means(model, test_pixels).cpu().numpy()
         train_codes = evaluation.encode_means(model, train_pixels).cpu().numpy()
-        metrics: dict[str, float] = {"test_bce": evaluation.reconstruction_bce(model, test_pixels)}
+        metrics: dict[str, float] = {"test_bce": evaluation.mean_code_bce(model, test_pixels)}
         if isinstance(model, VariationalAutoEncoder):
             generator = torch.Generator(device=device).manual_seed(seed)
             terms = evaluation.vae_elbo_terms(model, test_pixels, generator)

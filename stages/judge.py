@@ -30,6 +30,7 @@ def main() -> None:
     test_images, test_labels = load_split(DATA_ROOT, "test", p.limit)
     curves = []  # every judge's epochs, for one plot with the seeds overlaid
     features = []  # every judge's features of the test images, for the measuring stages
+    trained = {}  # saved once every judge has trained, so a diverged one leaves no judge behind
     with Live(str(JUDGE), dvcyaml=None, save_dvc_exp=False) as live:
         for i, seed in enumerate(j.seeds, 1):
             log.info(
@@ -62,6 +63,8 @@ def main() -> None:
                 "test_accuracy": test_accuracy,
             }
             log.info("judge seed %d: test accuracy %.4f", seed, test_accuracy)
+            trained[seed] = model
+        for seed, model in trained.items():
             save_weights(model, paths.judge_weights(seed))
         save_arrays(paths.JUDGE_FEATURES, seeds=np.array(j.seeds), features=np.stack(features))
         live.log_plot(

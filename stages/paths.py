@@ -13,9 +13,8 @@ from latentlab.core.errors import UserError, stage_entry
 from latentlab.core.fashion_mnist import IMAGE_SIDE, load_split
 from latentlab.core.paths import DATA_ROOT
 from latentlab.judge.network import judge_all, load_panel
-from latentlab.nn.checkpoints import load_weights
-from latentlab.nn.models import build_model
 from latentlab.nn.runtime import resolve_device
+from latentlab.nn.trained import load_trained
 from stages import log_written, stage_params
 
 log = logging.getLogger("paths")
@@ -37,12 +36,11 @@ def main() -> None:
     subsets = real_subsets(len(test_images), n_middle, p.realism.subsets, p.realism.seed)
     real_balls = [subset_balls(f, p.realism.k, subsets) for f in panel.test_features]
     for seed in p.seeds:
-        model = build_model(mp.kind, mp.latent_dim, mp.hidden)
-        model = load_weights(model, paths.weights(mp.name, seed)).to(device)
+        model = load_trained(mp, seed, device)
         (codes,) = load_arrays(paths.codes(mp.name, seed), "codes")
         images = interpolation.decode_paths(model, codes, pairs, pp.steps)
         judged = judge_all(panel.judges, images.reshape(-1, IMAGE_SIDE, IMAGE_SIDE))
-        measured = interpolation.path_measures(images, judged, real_balls)
+        measured, per_path = interpolation.path_measures(images, judged, real_balls)
         shown = pairs[: pp.shown]
         save_arrays(
             paths.path_strips(mp.name, seed),
@@ -52,6 +50,7 @@ def main() -> None:
             end=test_images[shown[:, 1]],
             start_code=codes[shown[:, 0]],
             end_code=codes[shown[:, 1]],
+            **per_path,
         )
         write_json(paths.path_metrics(mp.name, seed), measured)
         log.info(

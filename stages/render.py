@@ -17,9 +17,8 @@ from latentlab.core.artifacts import atomic_path, load_arrays, save_arrays, writ
 from latentlab.core.errors import stage_entry
 from latentlab.core.fashion_mnist import IMAGE_SIDE
 from latentlab.judge.network import judge_all, load_panel
-from latentlab.nn.checkpoints import load_weights
-from latentlab.nn.models import build_model
 from latentlab.nn.runtime import resolve_device
+from latentlab.nn.trained import load_trained
 from stages import log_written, stage_params
 
 log = logging.getLogger("render")
@@ -36,8 +35,7 @@ def main() -> None:
     subsets = real_subsets(len(real[0]), lm.grid**2, p.realism.subsets, p.realism.seed)
     real_balls = [subset_balls(features, p.realism.k, subsets) for features in real]
     for seed in p.seeds:
-        model = build_model(mp.kind, mp.latent_dim, mp.hidden)
-        model = load_weights(model, paths.weights(mp.name, seed)).to(device)
+        model = load_trained(mp, seed, device)
         (test_codes,) = load_arrays(paths.codes(mp.name, seed), "codes")
         arrays, measured = {}, {}
         for square in rendering.squares(test_codes, lm):

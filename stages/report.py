@@ -4,11 +4,10 @@ from the tracked artifacts of the models `report.models` lists (no model is load
 import logging
 
 from latentlab.core import paths
-from latentlab.core.artifacts import read_json, write_bytes, write_json
+from latentlab.core.artifacts import write_bytes, write_json
 from latentlab.core.errors import stage_entry
-from latentlab.core.fashion_mnist import CLASSES
 from latentlab.report import drawing, results, text
-from latentlab.report.comparison import judge_claims
+from latentlab.report.comparison import judge_every_vae
 from stages import log_written, stage_params
 
 log = logging.getLogger("report")
@@ -20,24 +19,9 @@ def main() -> None:
     p, _ = stage_params(__doc__)
     table = results.gather(p)
     summary = results.summarise(table)
-    kinds = {m.name: m.kind for m in p.compared}
-    aes = [n for n in p.report.models if kinds[n] == "ae"]
-    verdicts = {
-        vae: judge_claims(table, vae, aes) for vae in p.report.models if kinds[vae] == "vae" and aes
-    }
-    tiles_per_class = {
-        m: [
-            sum(read_json(paths.map_metrics(m, s))["lab"]["tiles_per_class"][c] for s in p.seeds)
-            / len(p.seeds)
-            for c in CLASSES
-        ]
-        for m in p.report.models
-    }
+    verdicts = judge_every_vae(p, table, results.gather_items(p))
     log.info("drawing the figures of %s", ", ".join(p.report.models))
-    drawn = drawing.draw(p, tiles_per_class)
-    for stale in paths.FIGURES.glob("*"):
-        if stale.name not in drawn:
-            stale.unlink()
+    drawn = drawing.draw(p)
     write_bytes(
         paths.REPORTS / "report.md", text.report(p, summary, table, verdicts, drawn).encode()
     )

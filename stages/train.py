@@ -13,7 +13,7 @@ from latentlab.core.errors import stage_entry
 from latentlab.core.fashion_mnist import load_split
 from latentlab.core.paths import DATA_ROOT
 from latentlab.nn.checkpoints import save_weights
-from latentlab.nn.models import build_model
+from latentlab.nn.models import LatentModel, build_model
 from latentlab.nn.runtime import resolve_device
 from latentlab.training import train
 from stages import log_written, stage_params
@@ -30,6 +30,7 @@ def main() -> None:
     progress_codes = grid_codes(p.progress_map.grid, p.progress_map.range)
     out = paths.train_dir(mp.name)
     curves: dict[str, list[dict]] = {}  # per loss term: every seed's epochs, for one plot
+    trained = {}  # saved once every seed has trained, so a diverged seed leaves no model behind
     with Live(str(out), dvcyaml=None, save_dvc_exp=False) as live:
         for seed in p.seeds:
             log.info("training %s (seed %d) on %d images on %s", mp.name, seed, len(images), device)
@@ -37,7 +38,7 @@ def main() -> None:
             model = build_model(mp.kind, mp.latent_dim, mp.hidden)
 
             def log_epoch(
-                epoch: int, means: dict[str, float], seed: int = seed, model=model
+                epoch: int, means: dict[str, float], seed: int = seed, model: LatentModel = model
             ) -> None:
                 live.step = epoch
                 for term, value in means.items():
@@ -45,7 +46,11 @@ def main() -> None:
                         live.log_metric(f"seed{seed}/{term}", value)
                 tiles = model.decode_grid(progress_codes)
                 image = Image.fromarray(to_uint8(mosaic(tiles)), mode="L")
-                live.log_image(f"seed{seed}/map/{epoch}.png", image)
+                # DVCLive writes the image to plots/images/<name>: where progress_image says.
+                image_name = paths.progress_image(mp.name, seed, epoch).relative_to(
+                    out / "plots" / "images"
+                )
+                live.log_image(image_name.as_posix(), image)
 
             history = train(
                 model,
@@ -58,11 +63,13 @@ def main() -> None:
                 device=device,
                 on_epoch=log_epoch,
             )
-            save_weights(model, paths.weights(mp.name, seed))
+            trained[seed] = model
             for term in history[0]:
                 if term != "epoch":
                     rows = [{"epoch": r["epoch"], "seed": seed, term: r[term]} for r in history]
                     curves.setdefault(term, []).extend(rows)
+        for seed, model in trained.items():
+            save_weights(model, paths.weights(mp.name, seed))
         for term, rows in curves.items():
             live.log_plot(
                 term,

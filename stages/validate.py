@@ -9,7 +9,8 @@ params itself when it starts.)
 import logging
 
 from latentlab.core.artifacts import write_bytes
-from latentlab.core.errors import stage_entry
+from latentlab.core.errors import UserError, stage_entry
+from latentlab.core.params import NO_CUDA
 from latentlab.core.paths import VALIDATED
 from stages import log_written, stage_params
 
@@ -20,6 +21,11 @@ log = logging.getLogger("validate")
 def main() -> None:
     """Validate params.yaml against the models dvc.yaml declares."""
     p, _ = stage_params(__doc__)
+    if p.device == "cuda":
+        import torch  # about 3 s, so only when a GPU is asked for
+
+        if not torch.cuda.is_available():
+            raise UserError(NO_CUDA)
     log.info("params.yaml is valid: models %s, seeds %s", ", ".join(p.models), p.seeds)
     write_bytes(VALIDATED, b"params.yaml passed validation; every stage depends on this file\n")
     log_written(log, VALIDATED)

@@ -16,12 +16,12 @@ import pytest
 import yaml
 
 from latentlab import download
-from latentlab.core import fashion_mnist
+from latentlab.core import fashion_mnist, params
 
 REPO = Path(__file__).resolve().parents[1]
 DATASET_DIR = Path("/usr/share/datasets/fashion-mnist")
 SMALL = 512  # images for the quick training tests
-MODELS = ("ae", "vae", "ae_wide")  # as dvc.yaml declares them
+MODELS = tuple(params.declared_models(REPO / "dvc.yaml"))
 
 
 def require_dataset() -> None:
@@ -43,7 +43,7 @@ def dataset_dir() -> Path:
 
 @pytest.fixture(scope="session")
 def raw_root(tmp_path_factory: pytest.TempPathFactory, dataset_dir: Path) -> Path:
-    """A root where fashion_mnist.fetch put the four verified files: load_split(raw_root, ...)."""
+    """A root where download.fetch put the four verified files: load_split(raw_root, ...)."""
     root = tmp_path_factory.mktemp("fashion-mnist-root")
     download.fetch([str(dataset_dir)], root)
     return root

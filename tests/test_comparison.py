@@ -12,8 +12,9 @@ import pytest
 
 from latentlab.analysis.metrics import BY_NAME, HIGHER, LOWER, METRICS, written_by
 from latentlab.core import paths
-from latentlab.core.artifacts import write_json
+from latentlab.core.artifacts import save_arrays, write_json
 from latentlab.core.errors import UserError
+from latentlab.core.fashion_mnist import CLASSES
 from latentlab.core.params import validate
 from latentlab.report import comparison, results
 from latentlab.report.comparison import (
@@ -52,6 +53,26 @@ def long_table(values: dict[tuple[str, str], list[list[float]]], judges=JUDGES) 
     table = pd.DataFrame(rows, columns=results.COLUMNS)
     assert list(table.columns) == ["model", "seed", "square", "metric", "judge", "value"]
     return table
+
+
+def items_table(values: dict[tuple[str, str], list[list[float]]]) -> pd.DataFrame:
+    """Per-item values (results.ITEM_COLUMNS) from {(model, metric): seeds x items values}."""
+    rows = [
+        (model, seed, metric, item, float(value))
+        for (model, metric), per_seed in values.items()
+        for seed, seed_items in enumerate(per_seed, start=1)
+        for item, value in enumerate(seed_items)
+    ]
+    return pd.DataFrame(rows, columns=results.ITEM_COLUMNS)
+
+
+def paths_measured(vae: list[list[float]], ae: list[list[float]]) -> MeasureVerdict:
+    """The evenness verdict from each path's value (seeds x paths), the means in the table."""
+    per_path = {("vae", "path_evenness"): vae, ("ae", "path_evenness"): ae}
+    means = {key: [[float(np.mean(s))] for s in v] for key, v in per_path.items()}
+    return measure_verdict(
+        long_table(means), "path_evenness", "vae", "ae", items=items_table(per_path)
+    )
 
 
 def verdict_of(metric: str, vae: list[list[float]], ae: list[list[float]]) -> MeasureVerdict:
@@ -119,7 +140,7 @@ def test_a_verdict_that_one_judge_flips_is_not_decided():
     assert agreed.verdict == SUPPORTED
 
 
-@pytest.mark.parametrize("metric", ["frechet_distance", "path_evenness"])
+@pytest.mark.parametrize("metric", ["frechet_distance", "test_bce"])
 def test_lower_is_better_makes_a_lower_vae_value_a_gain(metric):
     judged = BY_NAME[metric].judged
     width = 3 if judged else 1
@@ -152,10 +173,39 @@ def test_map_metrics_are_judged_on_the_lab_square():
 
 def test_only_seeds_both_models_have_are_compared():
     table = long_table(
-        {("vae", "path_evenness"): [[0.1], [0.1], [0.9]], ("ae", "path_evenness"): [[0.5], [0.5]]}
+        {("vae", "test_bce"): [[100.0], [100.0], [900.0]], ("ae", "test_bce"): [[500.0], [500.0]]}
     )
-    v = measure_verdict(table, "path_evenness", "vae", "ae")
+    v = measure_verdict(table, "test_bce", "vae", "ae")
     assert len(v.gains) == 2 and v.verdict == SUPPORTED
+
+
+def test_a_mean_over_paths_must_beat_the_standard_error_of_the_paired_difference():
+    vae = [0.1, 0.2, 0.3, 0.4]
+    steady = [x + d for x, d in zip(vae, [0.01, 0.03, 0.01, 0.03], strict=True)]
+    noisy = [x + d for x, d in zip(vae, [0.10, -0.06, 0.10, -0.06], strict=True)]
+    # Lower evenness is better: the VAE gains 0.02 on average against both autoencoders.
+    v = paths_measured([vae] * 3, [steady] * 3)
+    assert v.gains == pytest.approx([0.02] * 3)
+    assert v.spreads == pytest.approx([math.sqrt(4 * 0.01**2 / 3) / 2] * 3)  # 0.0058
+    assert v.verdict == SUPPORTED
+    v = paths_measured([vae] * 3, [noisy] * 3)
+    assert v.gains == pytest.approx([0.02] * 3)
+    assert v.spreads == pytest.approx([math.sqrt(4 * 0.08**2 / 3) / 2] * 3)  # 0.046
+    assert v.verdict == NOT_SUPPORTED
+    # Per seed: seed 2's paths are noisy, so the claim holds on seeds 1 and 3 only.
+    assert paths_measured([vae] * 3, [steady, noisy, steady]).holds == [True, False, True]
+
+
+def test_a_mean_over_paths_needs_every_path_of_both_models():
+    with pytest.raises(ValueError, match="needs their values"):
+        measure_verdict(
+            long_table({("vae", "path_evenness"): [[0.1]], ("ae", "path_evenness"): [[0.2]]}),
+            "path_evenness",
+            "vae",
+            "ae",
+        )
+    with pytest.raises(ValueError, match="do not hold the same two or more items"):
+        paths_measured([[0.1, 0.2, 0.3]], [[0.2, 0.3]])
 
 
 def test_a_missing_metric_is_a_key_error():
@@ -217,9 +267,24 @@ def every_claim_measure(vae_better: bool, seeds: int = 3) -> pd.DataFrame:
     return long_table(values)
 
 
+def every_path(vae_better: bool, seeds: int = 3) -> pd.DataFrame:
+    """Each path's evenness for every_claim_measure: spread around its means of 0.1 and 0.9."""
+    good, bad = [0.05, 0.15, 0.1], [0.85, 0.95, 0.9]
+    vae, ae = (good, bad) if vae_better else (bad, good)
+    return items_table(
+        {
+            ("vae", "path_evenness"): [vae] * seeds,
+            ("ae", "path_evenness"): [ae] * seeds,
+            ("ae_wide", "path_evenness"): [ae] * seeds,
+        }
+    )
+
+
 @pytest.mark.parametrize(("vae_better", "expected"), [(True, SUPPORTED), (False, NOT_SUPPORTED)])
 def test_judge_claims_tests_every_claim_against_every_autoencoder(vae_better, expected):
-    results_ = judge_claims(every_claim_measure(vae_better), "vae", ["ae", "ae_wide"])
+    results_ = judge_claims(
+        every_claim_measure(vae_better), "vae", ["ae", "ae_wide"], every_path(vae_better)
+    )
     assert [r.claim.key for r in results_] == [c.key for c in comparison.CLAIMS]
     for r in results_:
         assert set(r.measures) == {"ae", "ae_wide"}
@@ -349,7 +414,14 @@ def write_run_files(p, corrupt: str = "") -> None:
             rendered = values("render", m.kind)
             if corrupt == "one-judge":
                 rendered["precision"] = [0.5]
-            write_json(paths.map_metrics(m.name, seed), {"lab": rendered, "own": rendered})
+            owned = {c: float(i + seed) for i, c in enumerate(CLASSES)}
+            lab = {**rendered, "tiles_per_class": owned}
+            write_json(paths.map_metrics(m.name, seed), {"lab": lab, "own": rendered})
+            evenness = np.linspace(0.1, 0.2, 5) + seed
+            if corrupt == "no-paths":
+                save_arrays(paths.path_strips(m.name, seed), images=evenness)
+            else:
+                save_arrays(paths.path_strips(m.name, seed), path_evenness=evenness)
 
 
 def test_gather_reads_every_compared_run(tmp_path, monkeypatch, two_model_params):
@@ -371,6 +443,37 @@ def test_gather_reads_every_compared_run(tmp_path, monkeypatch, two_model_params
     assert sorted(set(precision.judge)) == [4, 7] and set(precision.square) == {"lab", "own"}
     assert set(table[table.metric == "test_bce"].judge) == {0}
     assert "log_likelihood" not in set(table[table.model == "ae"].metric)
+
+
+def test_gather_items_reads_every_path_of_every_compared_run(
+    tmp_path, monkeypatch, two_model_params
+):
+    monkeypatch.chdir(tmp_path)
+    p = two_model_params
+    write_run_files(p)
+    items = results.gather_items(p)
+    assert list(items.columns) == results.ITEM_COLUMNS
+    assert len(items) == 2 * 2 * 5  # models x seeds x paths
+    vae_seed2 = items[(items.model == "vae") & (items.seed == 2)].sort_values("item")
+    np.testing.assert_allclose(vae_seed2.value, np.linspace(0.1, 0.2, 5) + 2)
+    assert set(items.metric) == {m.name for m in METRICS if m.per_item}
+    write_run_files(p, "no-paths")
+    with pytest.raises(UserError, match="has no array 'path_evenness'"):
+        results.gather_items(p)
+
+
+def test_tiles_per_class_is_the_mean_over_seeds_in_class_order(
+    tmp_path, monkeypatch, two_model_params
+):
+    monkeypatch.chdir(tmp_path)
+    p = two_model_params
+    write_run_files(p)
+    # seeds 1 and 2 give class i i + 1 and i + 2 tiles: the mean is i + 1.5
+    assert results.tiles_per_class(p) == {m: [i + 1.5 for i in range(10)] for m in ("vae", "ae")}
+    file = paths.map_metrics("ae", 2)
+    write_json(file, {"lab": {}, "own": {}})
+    with pytest.raises(UserError, match=r"has no tiles per class.*render@ae"):
+        results.tiles_per_class(p)
 
 
 @pytest.mark.parametrize(

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import logging
 import os
 import shutil
 import sys
@@ -159,13 +160,17 @@ def test_bad_file_is_never_written_and_the_next_source_is_used(
 
 
 def test_only_bad_sources_is_a_user_error_that_says_what_to_do(
-    labels_only, bad_labels, tmp_path, monkeypatch
+    labels_only, bad_labels, tmp_path, monkeypatch, caplog
 ):
     monkeypatch.setitem(sys.modules, "torchvision", None)  # as on a machine without it
     root = tmp_path / "root"
     missing = tmp_path / "nowhere"
-    with pytest.raises(UserError) as info:
+    with caplog.at_level(logging.WARNING), pytest.raises(UserError) as info:
         download.fetch([str(bad_labels), str(missing), "torchvision"], root)
+    # Each bad source is logged with its one reason: unreadable, or the wrong checksum.
+    assert f"{missing} is not a folder; skipping it" in caplog.text
+    unreadable = "is unreadable" in caplog.text
+    assert unreadable != ("does not match the published checksum" in caplog.text)
     message = str(info.value)
     for tried in (str(bad_labels), str(missing), "torchvision"):
         assert tried in message

@@ -8,7 +8,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from latentlab.nn import losses
+from latentlab.core import params
+from latentlab.nn import losses, models
 from latentlab.nn.models import PIXELS, AutoEncoder, VariationalAutoEncoder, build_model
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
@@ -56,6 +57,7 @@ def test_parameter_totals():
 def test_build_model_kinds():
     assert type(build_model("ae", 2, [])) is AutoEncoder
     assert type(build_model("vae", 2, [512])) is VariationalAutoEncoder
+    assert tuple(models.MODEL_KINDS) == params.MODEL_KINDS  # every kind params accepts builds
 
 
 @pytest.mark.parametrize("hidden", [[], [512]])

@@ -172,7 +172,7 @@ BAD = [
     ),
     ("seeds", list(range(1, MAX_SEEDS + 2)), ["seeds", f"at most {MAX_SEEDS} seeds"]),
     ("seeds", DELETE, ["seeds", "missing"]),
-    # models: no longer a key of params.yaml (dvc.yaml declares them)
+    # models: dvc.yaml declares them; params.yaml must not, since a name reaches commands
     ("models", ["ae", "vae", "ae_wide"], ["models", "not a known key", "data, device, seeds"]),
     # progress_map
     ("progress_map.grid", 1, ["progress_map.grid", "integer >= 2"]),
@@ -226,7 +226,7 @@ BAD = [
     ("judge.seeds", [18446744073709551616], ["judge.seeds[0]", f"from 1 to {SEED_MAX}"]),
     ("judge.seeds", list(range(1, MAX_JUDGES + 2)), ["judge.seeds", f"at most {MAX_JUDGES}"]),
     ("judge.seeds", 1, ["judge.seeds", "list of positive integers"]),
-    # the old key, as in a params.yaml written before judge.seed became judge.seeds
+    # a single judge's seed is refused by name, so the message says which keys there are
     ("judge.seed", 1, ["judge.seed", "not a known key", "seeds, channels, epochs"]),
     ("judge.channels", 0, ["judge.channels", "positive integer"]),
     ("judge.channels", 1000000, ["judge.channels", "1000000", f"from 1 to {MAX_CHANNELS}"]),
@@ -332,7 +332,7 @@ GOOD = [
     ("data.sources", ["torchvision"]),
     ("device", "auto"),
     ("device", "cpu"),
-    ("device", "cuda"),  # valid as a value; whether a GPU is visible is the train stage's business
+    ("device", "cuda"),  # a value; whether a GPU is visible is the validate stage's check
     ("seeds", [1]),
     ("seeds", [3, 1, 2]),
     ("seeds", [SEED_MAX]),

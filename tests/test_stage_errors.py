@@ -18,6 +18,8 @@ import yaml
 from conftest import REPO, quick_params, write_params
 
 from latentlab.core import paths
+from latentlab.core.params import NO_CUDA
+from latentlab.training import DivergedError
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
@@ -82,9 +84,37 @@ def test_diverging_training_writes_no_model(stage_dir, run_stage, repo_params):
     result = run_stage(stage_dir, "train", "vae")
     assert result.returncode == 2
     line = final_error_line(result.stderr)
-    assert line.startswith("error: vae diverged: the loss is ")
+    assert line.startswith("error: vae seed 1 diverged: the loss is ")
     assert "at epoch 1, batch " in line and "vae.lr" in line
     assert not (stage_dir / paths.weights("vae", 1)).exists()
+
+
+def test_a_later_seed_diverging_leaves_no_model_of_the_earlier_ones(
+    stage_dir, repo_params, monkeypatch, capsys
+):
+    """In process, seed 2 made to diverge after seed 1 trained: no seed's weights are written."""
+    module = importlib.import_module("stages.train")
+    p = quick_params(repo_params)
+    p["seeds"] = [1, 2]
+    write_params(stage_dir, p)
+    trained = []
+
+    def train(model, images, **kwargs):
+        if kwargs["seed"] == 2:
+            raise DivergedError("vae seed 2 diverged: the loss is nan at epoch 1, batch 1")
+        trained.append(kwargs["seed"])
+        return real_train(model, images, **kwargs)
+
+    real_train = module.train
+    monkeypatch.setattr(module, "train", train)
+    monkeypatch.chdir(stage_dir)
+    monkeypatch.setattr(sys, "argv", ["train", "vae"])
+    with pytest.raises(SystemExit) as info:
+        module.main()
+    assert info.value.code == 2 and trained == [1]
+    assert final_error_line(capsys.readouterr().err).startswith("error: vae seed 2 diverged")
+    models = stage_dir / paths.weights("vae", 1).parent
+    assert not models.exists() or not any(models.iterdir())
 
 
 @pytest.mark.parametrize(
@@ -189,6 +219,31 @@ def test_every_stage_checks_params_first(stage, tmp_path, monkeypatch, capsys, r
     assert sorted(p.name for p in tmp_path.iterdir()) == ["dvc.yaml", "params.yaml"]
 
 
+@pytest.mark.parametrize("visible", [True, False])
+def test_validate_refuses_cuda_where_torch_sees_no_gpu(
+    visible, tmp_path, monkeypatch, capsys, repo_params
+):
+    import torch
+
+    module = importlib.import_module("stages.validate")
+    p = yaml.safe_load(yaml.safe_dump(repo_params))
+    p["device"] = "cuda"
+    _scratch(tmp_path, p)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(sys, "argv", ["validate"])
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: visible)
+    if visible:
+        module.main()
+        assert (tmp_path / paths.VALIDATED).is_file()
+        return
+    with pytest.raises(SystemExit) as info:
+        module.main()
+    assert info.value.code == 2
+    line = single_error_line(capsys.readouterr().err)
+    assert line == f"error: {NO_CUDA}" and "device is 'cuda'" in line
+    assert not (tmp_path / "runs").exists()
+
+
 @pytest.mark.parametrize(
     ("key", "value", "words"),
     [
@@ -213,4 +268,4 @@ def test_validate_refuses_before_any_other_stage(
         module.main()
     assert info.value.code == 2
     assert words in single_error_line(capsys.readouterr().err)
-    assert not (tmp_path / "owned").exists() and not (tmp_path / "runs").exists()
+    assert not (tmp_path / "runs").exists()

@@ -9,6 +9,7 @@ import pytest
 import torch
 
 from latentlab.analysis import realism, transitions
+from latentlab.analysis.metrics import written_by
 from latentlab.interpolation import decode_paths, path_measures
 from latentlab.judge.network import Judge, judge_images
 from latentlab.nn.models import build_model
@@ -176,7 +177,9 @@ def test_path_measures_of_constant_paths(model_and_judge):
     judged = [judge_images(judge, images.reshape(-1, 28, 28))]
     real = [judge_images(judge, images[:, 0])[1]]  # the two endpoint images as the real set
     subsets = realism.real_subsets(2, 2, 1, seed=1)
-    got = path_measures(images, judged, [realism.subset_balls(real[0], 1, subsets)])
+    got, per_path = path_measures(images, judged, [realism.subset_balls(real[0], 1, subsets)])
     assert got["path_evenness"] == pytest.approx(0.25)
+    np.testing.assert_allclose(per_path["path_evenness"], [0.25, 0.25])
+    assert set(per_path) == {m.name for m in written_by("paths") if m.per_item}
     assert got["path_class_changes"] == [0.0]
     assert got["path_middle_precision"] == [1.0]  # each middle image is its endpoint's image

@@ -4,8 +4,10 @@ Each entry says which stage writes it, what it is called in the report (labels m
 filled in by `label`), which direction is better, whether it is measured by each judge (then a
 run holds one value per judge), whether it is a headline metric (`reports/metrics.json`, what
 `dvc metrics show` and `dvc exp show` display), and the smallest change it can make (a count moves
-by whole units; `check-results` uses it as a floor of its tolerance). A stage writes exactly the
-metrics listed for it, and a test checks that it does.
+by whole units; `check-results` uses it as a floor of its tolerance). The evaluate, render and
+paths stages pass what they measure through `record`, which refuses anything other than the
+table's entries for the stage; the train and judge stages' files are DVCLive's summaries of what
+they log (a judge's loss is not a measure of the maps, so it is not listed).
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ class Metric:
     stage: str  # train, evaluate, render, paths or judge
     better: str = NEITHER  # NEITHER: descriptive, never a verdict
     judged: bool = False  # one value per judge
+    per_item: bool = False  # a mean over items (paths) whose every value the stage keeps too
     headline: bool = False
     vae_only: bool = False
     resolution: float = 0.0  # a count changes by whole units: 1.0
@@ -105,7 +108,8 @@ METRICS = (
         headline=True,
         resolution=1.0,
         meaning="The classes that own at least {min_tiles} tiles which a judge classifies with "
-        "probability {min_confidence:g} or more and which lie inside the real images' balls.",
+        "probability {min_confidence:g} or more and which lie inside a real image's ball in at "
+        "least half of the real subsets.",
     ),
     Metric(
         "inception_score",
@@ -150,6 +154,7 @@ METRICS = (
         "paths",
         LOWER,
         headline=True,
+        per_item=True,
         meaning="Along straight paths between the codes of {pairs} pairs of test images of "
         "different classes, the largest step's share of the path's total pixel change (1/{steps} "
         "is perfectly even, 1 a single jump); it cannot tell a smooth blur from a smooth morph.",

@@ -85,8 +85,8 @@ def write_json(path: Path, payload: dict[str, Any]) -> None:
     write_bytes(path, (json.dumps(payload, indent=2, allow_nan=False) + "\n").encode())
 
 
-def read_json(path: Path) -> dict[str, Any]:
-    """Read a JSON file that an earlier stage wrote."""
+def read_json(path: Path) -> Any:
+    """Read a JSON file that an earlier stage wrote (an object, or a list for DVCLive's plots)."""
     try:
         return json.loads(Path(path).read_text())
     except FileNotFoundError:

@@ -22,6 +22,7 @@ PARAMS_FILE = Path("params.yaml")
 PIPELINE_FILE = Path("dvc.yaml")
 MODEL_KINDS = ("ae", "vae")
 DEVICES = ("auto", "cpu", "cuda")
+NO_CUDA = "params.yaml: device is 'cuda', but no CUDA GPU is visible; use auto or cpu"
 MAP_LATENT_DIM = 2
 SEED_MAX = 2**32 - 1  # numpy's legacy generators take seeds below 2**32; torch takes more
 
@@ -159,13 +160,18 @@ class Params:
 
     def images(self, split: str) -> int:
         """How many images of `split` (train, test) the stages will read."""
-        total = SPLIT_SIZES[split]
-        return total if self.limit == 0 else min(self.limit, total)
+        return images_read(split, self.limit)
 
     @property
     def compared(self) -> list[ModelParams]:
         """The sections of the models the report compares, in its order."""
         return [self.models[name] for name in self.report.models]
+
+
+def images_read(split: str, limit: int) -> int:
+    """How many images of `split` (train, test) the stages read with data.limit `limit`."""
+    total = SPLIT_SIZES[split]
+    return total if limit == 0 else min(limit, total)
 
 
 def _fail(key: str, value: Any, allowed: str) -> UserError:
@@ -426,8 +432,7 @@ def validate(raw: Any, declared: list[str]) -> Params:
             f"the first convolution's output stays within {MAX_JUDGE_FLOATS} floats {LAPTOP}",
         )
 
-    n_train = SPLIT_SIZES["train"] if limit == 0 else min(limit, SPLIT_SIZES["train"])
-    n_test = SPLIT_SIZES["test"] if limit == 0 else min(limit, SPLIT_SIZES["test"])
+    n_train, n_test = images_read("train", limit), images_read("test", limit)
     if n_test < 2:
         raise _fail(
             "data.limit",

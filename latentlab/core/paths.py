@@ -1,7 +1,7 @@
 """Where every stage reads and writes: one function per artifact.
 
-dvc.yaml declares each stage's output folders (`stage_outputs` says which, and a test checks
-that the two agree). Results a reader compares are small files tracked in git; models, codes,
+dvc.yaml declares each stage's output folders (tests/test_dvc_yaml.py checks them against these
+functions). Results a reader compares are small files tracked in git; models, codes,
 maps and images are kept in DVC's cache.
 """
 
@@ -67,38 +67,11 @@ def path_metrics(model: str, seed: int) -> Path:
 
 
 def path_strips(model: str, seed: int) -> Path:
-    """The decoded strips of the first few paths, with their real endpoint images."""
+    """The decoded strips of the first few paths, with their real endpoint images, and every
+    path's value of the measures that are means over paths."""
     return RUNS / model / "strips" / f"seed{seed}.npz"
 
 
 def figure(name: str) -> Path:
     """A figure of the report."""
     return FIGURES / f"{name}.png"
-
-
-def stage_outputs(stage: str, model: str = "") -> dict[str, bool]:
-    """The folders and files a stage writes, as dvc.yaml declares them, with whether cached."""
-    run = RUNS / model
-    outputs = {
-        "validate": {VALIDATED: False},
-        "download": {DATA_ROOT / "FashionMNIST": True},
-        "judge": {
-            JUDGE / "models": True,
-            JUDGE_FEATURES: True,
-            JUDGE / "metrics.json": False,
-            JUDGE / "plots" / "metrics": False,
-            JUDGE / "plots" / "custom": False,
-        },
-        "train": {
-            run / "models": True,
-            train_dir(model) / "metrics.json": False,
-            train_dir(model) / "plots" / "metrics": False,
-            train_dir(model) / "plots" / "custom": False,
-            train_dir(model) / "plots" / "images": True,
-        },
-        "evaluate": {run / "evaluate": False, run / "codes": True},
-        "render": {run / "render": False, MAPS / model: True},
-        "paths": {run / "paths": False, run / "strips": True},
-        "report": {REPORTS / "report.md": False, FIGURES: False, HEADLINE: False, SUMMARY: False},
-    }[stage]
-    return {p.as_posix(): cached for p, cached in outputs.items()}

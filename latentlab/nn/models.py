@@ -11,7 +11,7 @@ from torch import nn
 from latentlab.core.fashion_mnist import IMAGE_SIDE
 from latentlab.nn.losses import kl_to_standard_normal, reconstruction_bce
 
-PIXELS = 28 * 28
+PIXELS = IMAGE_SIDE * IMAGE_SIDE
 
 
 def mlp(sizes: list[int]) -> nn.Sequential:
@@ -100,7 +100,7 @@ class VariationalAutoEncoder(LatentModel):
         return {"bce": reconstruction_bce(logits, x), "kl": kl_to_standard_normal(mu, logvar)}
 
 
-MODEL_KINDS = {"ae": AutoEncoder, "vae": VariationalAutoEncoder}
+MODEL_KINDS = {"ae": AutoEncoder, "vae": VariationalAutoEncoder}  # the kinds params.py accepts
 
 
 def build_model(kind: str, latent_dim: int, hidden: list[int]) -> LatentModel:

@@ -15,6 +15,7 @@ import numpy as np
 import torch
 
 from latentlab.core.errors import UserError
+from latentlab.core.params import NO_CUDA
 
 
 def resolve_device(device: str) -> torch.device:
@@ -22,9 +23,7 @@ def resolve_device(device: str) -> torch.device:
     if device == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     if device == "cuda" and not torch.cuda.is_available():
-        raise UserError(
-            "params.yaml: device is 'cuda', but no CUDA GPU is visible; use auto or cpu"
-        )
+        raise UserError(NO_CUDA)
     return torch.device(device)
 
 

@@ -1,13 +1,16 @@
 """The lab write-up's claims, each tested by the measures that can test it, VAE against each AE.
 
 A claim holds on a seed when the VAE beats the autoencoder there (seed i against seed i) in the
-measure's better direction, and, for a measure every judge takes, by more than the judges'
-spread: the standard deviation over judges of the per-judge difference, so that a difference one
-judge's noise could make does not count. A measure is **supported** when the claim holds on every
-seed, **not supported** when on none, **mixed** otherwise. It is **not decided** when dropping any
-one judge changes that verdict: a verdict that depends on which classifiers did the measuring is
-a verdict about the classifiers. A claim's verdict is what its decided measures agree on, with
-the number of measures left undecided said beside it.
+measure's better direction by more than the measurement's own noise: for a measure every judge
+takes, the standard deviation over judges of the per-judge difference, so that a difference one
+judge's noise could make does not count; for a mean over paths (evenness), the standard error of
+the path-by-path difference (both models are measured on the same paths), so that a difference
+another draw of paths could undo does not count; for any other measure (the share of test codes
+in the square, counted exactly), any difference. A measure is **supported** when the claim holds
+on every seed, **not supported** when on none, **mixed** otherwise. It is **not decided** when
+dropping any one judge changes that verdict: a verdict that depends on which classifiers did the
+measuring is a verdict about the classifiers. A claim's verdict is what its decided measures
+agree on, with the number of measures left undecided said beside it.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ import numpy as np
 import pandas as pd
 
 from latentlab.analysis.metrics import BY_NAME, HIGHER
+from latentlab.core.params import Params
 from latentlab.report.results import seed_values
 
 SUPPORTED, MIXED, NOT_SUPPORTED, NOT_DECIDED = "supported", "mixed", "not supported", "not decided"
@@ -64,7 +68,7 @@ class MeasureVerdict:
     vae: str
     ae: str
     gains: list[float]  # per seed: how much better the VAE is (mean over judges)
-    spreads: list[float]  # per seed: the judges' standard deviation of that gain
+    spreads: list[float]  # per seed: the noise the gain must exceed (see the module's docstring)
     holds: list[bool]
     verdict: str
     judges: int
@@ -90,14 +94,42 @@ def _gains(vae: pd.DataFrame, ae: pd.DataFrame, metric: str) -> tuple[np.ndarray
     return gain.mean(axis=1), spread
 
 
+def item_noise(items: pd.DataFrame, metric: str, vae: str, ae: str) -> pd.Series:
+    """Per seed both models have: the standard error of the mean of the item-by-item difference
+    of a per-item measure (`items` as results.gather_items gives it)."""
+    rows = items[items.metric == metric]
+    by_model = {
+        m: rows[rows.model == m].pivot(index="seed", columns="item", values="value")
+        for m in (vae, ae)
+    }
+    seeds = by_model[vae].index.intersection(by_model[ae].index)
+    diff = by_model[vae].loc[seeds] - by_model[ae].loc[seeds]
+    if diff.isna().to_numpy().any() or diff.shape[1] < 2:
+        raise ValueError(f"{metric}: {vae} and {ae} do not hold the same two or more items")
+    return diff.std(axis=1, ddof=1) / np.sqrt(diff.shape[1])
+
+
 def measure_verdict(
-    table: pd.DataFrame, metric: str, vae: str, ae: str, square: str | None = None
+    table: pd.DataFrame,
+    metric: str,
+    vae: str,
+    ae: str,
+    square: str | None = None,
+    items: pd.DataFrame | None = None,
 ) -> MeasureVerdict:
     """The verdict of one measure, with the leave-one-judge-out check for judge-based ones; a
-    map's measure is judged over `square` (the lab's by default, or "own": each model's own)."""
+    map's measure is judged over `square` (the lab's by default, or "own": each model's own).
+    A per-item measure needs `items` (results.gather_items) for its noise."""
     square = square_of(metric) if square is None or not square_of(metric) else square
     v, a = seed_values(table, vae, metric, square), seed_values(table, ae, metric, square)
     gains, spreads = _gains(v, a, metric)
+    if BY_NAME[metric].per_item:
+        if items is None:
+            raise ValueError(f"{metric} is a mean over items: its verdict needs their values")
+        noise = item_noise(items, metric, vae, ae)
+        spreads = noise.reindex(v.index.intersection(a.index)).to_numpy()
+        if np.isnan(spreads).any():
+            raise ValueError(f"{metric}: the per-item values miss a seed of {vae} or {ae}")
     holds = [bool(g > s) for g, s in zip(gains, spreads, strict=True)]
     verdict = _verdict(holds)
     judges = v.shape[1] if BY_NAME[metric].judged else 0
@@ -162,14 +194,29 @@ class ClaimResult:
         return bool(self.own_verdicts)
 
 
-def judge_claims(table: pd.DataFrame, vae: str, aes: list[str]) -> list[ClaimResult]:
-    """Every claim, the VAE `vae` against each autoencoder in `aes`."""
+def vaes_and_aes(p: Params) -> tuple[list[str], list[str]]:
+    """The VAEs and the autoencoders among the compared models, in `report.models`' order."""
+    kinds = {m.name: m.kind for m in p.compared}
+    return (
+        [n for n in p.report.models if kinds[n] == "vae"],
+        [n for n in p.report.models if kinds[n] == "ae"],
+    )
+
+
+def judge_claims(
+    table: pd.DataFrame, vae: str, aes: list[str], items: pd.DataFrame | None = None
+) -> list[ClaimResult]:
+    """Every claim, the VAE `vae` against each autoencoder in `aes` (`items`: the per-item
+    values of the measures that are means over items, see measure_verdict)."""
     results = []
     for claim in CLAIMS:
-        measures = {ae: [measure_verdict(table, m, vae, ae) for m in claim.measures] for ae in aes}
+        measures = {
+            ae: [measure_verdict(table, m, vae, ae, items=items) for m in claim.measures]
+            for ae in aes
+        }
         on_map = all(square_of(m) for m in claim.measures)
         own = {
-            ae: [measure_verdict(table, m, vae, ae, "own") for m in claim.measures]
+            ae: [measure_verdict(table, m, vae, ae, "own", items) for m in claim.measures]
             for ae in aes
             if on_map
         }
@@ -183,3 +230,12 @@ def judge_claims(table: pd.DataFrame, vae: str, aes: list[str]) -> list[ClaimRes
             )
         )
     return results
+
+
+def judge_every_vae(
+    p: Params, table: pd.DataFrame, items: pd.DataFrame
+) -> dict[str, list[ClaimResult]]:
+    """Every compared VAE against every compared autoencoder; empty when either kind is missing
+    (the report then has no comparison)."""
+    vaes, aes = vaes_and_aes(p)
+    return {vae: judge_claims(table, vae, aes, items) for vae in vaes} if aes else {}

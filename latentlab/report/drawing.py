@@ -15,7 +15,7 @@ from latentlab.core.artifacts import atomic_path, load_arrays, read_json
 from latentlab.core.errors import UserError
 from latentlab.core.fashion_mnist import CLASSES
 from latentlab.core.params import Params
-from latentlab.report import figures
+from latentlab.report import figures, results
 
 
 def _copy(src: Path, dest: Path, stage: str) -> None:
@@ -31,7 +31,7 @@ def _image(path: Path, stage: str) -> np.ndarray:
     try:
         with Image.open(path) as image:
             return np.asarray(image)
-    except (FileNotFoundError, OSError):
+    except OSError:  # FileNotFoundError and PIL's UnidentifiedImageError included
         raise UserError(f"{path} is missing or unreadable; rerun `dvc repro {stage}`") from None
 
 
@@ -55,8 +55,9 @@ def _curves(p: Params) -> dict[str, dict[int, list[dict[str, float]]]]:
     return curves
 
 
-def draw(p: Params, tiles_per_class: dict[str, list[float]]) -> list[str]:
-    """Draw every figure into reports/figures; return their file names."""
+def draw(p: Params) -> list[str]:
+    """Draw every figure into reports/figures, remove any other file there (a figure of a model
+    no longer compared), and return the figures' file names."""
     first, dpi = p.seeds[0], p.report.figure_dpi
     written: list[str] = []
 
@@ -119,5 +120,8 @@ def draw(p: Params, tiles_per_class: dict[str, list[float]]) -> list[str]:
     figures.prior_samples(samples, out("prior_samples"), dpi)
     figures.evolution(frames, out("evolution"), dpi)
     figures.training_curves(_curves(p), out("training_curves"), dpi)
-    figures.tile_histograms(tiles_per_class, out("tile_classes"), dpi)
+    figures.tile_histograms(results.tiles_per_class(p), out("tile_classes"), dpi)
+    for stale in paths.FIGURES.glob("*"):
+        if stale.name not in written:
+            stale.unlink()
     return written

@@ -37,11 +37,11 @@ from PIL import Image
 
 from latentlab.analysis.latent_grid import to_uint8
 from latentlab.core.artifacts import atomic_path
-from latentlab.core.fashion_mnist import CLASSES
+from latentlab.core.fashion_mnist import CLASSES, IMAGE_SIDE
 
 Box = tuple[int, int, int, int]  # left, top, width, height in PNG pixels, top-left origin
 
-TILE = 28  # Fashion-MNIST images are 28 x 28
+TILE = IMAGE_SIDE  # a map's tile is one image, drawn pixel for pixel
 
 # Font sizes in points; the pixel layout is derived from them and the dpi.
 TITLE_PT = 10.0

@@ -8,15 +8,18 @@ metrics (latentlab/analysis/metrics.py).
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
 from latentlab.analysis.metrics import BY_NAME, METRICS, written_by
 from latentlab.core import paths
-from latentlab.core.artifacts import read_json
+from latentlab.core.artifacts import load_arrays, read_json
 from latentlab.core.errors import UserError
+from latentlab.core.fashion_mnist import CLASSES
 from latentlab.core.params import Params
 
 COLUMNS = ["model", "seed", "square", "metric", "judge", "value"]
+ITEM_COLUMNS = ["model", "seed", "metric", "item", "value"]
 SQUARES = ("lab", "own")
 RUN_STAGES = ("train", "evaluate", "render", "paths")  # the stages that measure each run
 
@@ -79,6 +82,50 @@ def gather(p: Params) -> pd.DataFrame:
                     m.name, seed, square, rendered.get(square, {}), file, names["render"], judges
                 )
     return pd.DataFrame(rows, columns=COLUMNS)
+
+
+def gather_items(p: Params) -> pd.DataFrame:
+    """Every compared model's per-item values of the measures that are means over items (each
+    path's evenness): one row per (model, seed, metric, item), from the paths stage's strips."""
+    names = [m.name for m in METRICS if m.per_item]
+    if any(BY_NAME[n].stage != "paths" for n in names):
+        raise ValueError("only the paths stage keeps per-item values (in its strips files)")
+    frames = []
+    for m in p.compared:
+        for seed in p.seeds:
+            arrays = load_arrays(paths.path_strips(m.name, seed), *names)
+            for name, values in zip(names, arrays, strict=True):
+                frames.append(
+                    pd.DataFrame(
+                        {
+                            "model": m.name,
+                            "seed": seed,
+                            "metric": name,
+                            "item": np.arange(len(values)),
+                            "value": values.astype(float),
+                        }
+                    )
+                )
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=ITEM_COLUMNS)
+
+
+def tiles_per_class(p: Params) -> dict[str, list[float]]:
+    """Per compared model, the mean over seeds of how many of its lab map's tiles each class
+    owns (confident and realistic tiles, as `classes_present` counts them), in CLASSES order."""
+    counts = {}
+    for m in p.compared:
+        per_seed = []
+        for seed in p.seeds:
+            file = paths.map_metrics(m.name, seed)
+            owned = read_json(file).get("lab", {}).get("tiles_per_class")
+            if not isinstance(owned, dict) or set(owned) != set(CLASSES):
+                raise UserError(
+                    f"{file} has no tiles per class of the lab's square; rerun "
+                    f"`dvc repro render@{m.name}`"
+                )
+            per_seed.append([float(owned[c]) for c in CLASSES])
+        counts[m.name] = list(np.mean(per_seed, axis=0))
+    return counts
 
 
 def summarise(table: pd.DataFrame) -> pd.DataFrame:

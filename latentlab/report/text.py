@@ -11,6 +11,7 @@ import pandas as pd
 from latentlab.analysis.metrics import BY_NAME, HIGHER, LOWER, METRICS
 from latentlab.core.params import Params
 from latentlab.report.comparison import (
+    CLAIMS,
     MECHANISM,
     MIXED,
     NOT_DECIDED,
@@ -19,6 +20,7 @@ from latentlab.report.comparison import (
     ClaimResult,
     measure_verdict,
     square_of,
+    vaes_and_aes,
 )
 
 
@@ -225,9 +227,8 @@ def answer(
         f"{p.realism.k}-nearest-neighbour ball, in the judges' features, holds a map tile)."
     )
     hidden = {m.name: m.hidden for m in p.compared}
-    kinds = {m.name: m.kind for m in p.compared}
+    _, aes = vaes_and_aes(p)
     for vae, claims in results.items():
-        aes = [n for n in models if kinds[n] == "ae"]
         matched = [n for n in aes if hidden[n] == hidden[vae]]
         lab_aes = [n for n in aes if n not in matched]
         sentences = [claim_sentences(r, lab_aes, matched) for r in claims]
@@ -293,15 +294,7 @@ def mechanism(vae: str, aes: list[str], numbers: Numbers, table: pd.DataFrame) -
     return text
 
 
-CLAIM_MEASURES = (
-    "coverage",
-    "classes_present",
-    "inception_score",
-    "path_evenness",
-    "path_middle_precision",
-    "precision",
-    "frechet_distance",
-)
+CLAIM_MEASURES = tuple(m for claim in CLAIMS for m in claim.measures)
 
 
 def measure_lines(p: Params) -> list[str]:
@@ -321,14 +314,16 @@ def verdict_rules(judges: int, seeds: int) -> str:
     """How a verdict is reached, said once under the claims tables."""
     return (
         "A claim holds on a seed when the VAE beats the autoencoder on that seed (seed i against "
-        "seed i) in the measure's better direction and, for a judge-based measure, by more than "
-        f"the standard deviation over the {_plural(judges, 'judge')} of the difference. "
+        "seed i) in the measure's better direction by more than the measurement's noise: for a "
+        f"judge-based measure, the standard deviation over the {_plural(judges, 'judge')} of the "
+        "difference; for evenness, a mean over paths, the standard error of the path-by-path "
+        "difference (both models take the same paths). "
         "**supported**: it holds on every seed; **not supported**: on none; **mixed**: on some. "
         "**not decided**: leaving out any one judge changes the verdict, so the measure is not "
         "fit for a verdict. A claim's verdict is what its decided measures agree on (mixed when "
         "they disagree), with the measures left undecided said beside it. With "
         f"{_plural(seeds, 'seed')}, winning on every seed is weak evidence on its own (a sign test "
-        f"gives p = {0.5**seeds:.3g}); the judges' spread is what keeps a small win from "
+        f"gives p = {0.5**seeds:.3g}); the noise floor is what keeps a small win from "
         "counting."
     )
 
