@@ -40,6 +40,16 @@ REPO = Path(__file__).resolve().parents[1]
 COVERAGE = 0.99  # of the prediction interval of each metric
 RELATIVE_FLOOR = 0.01
 PARAMS = Path("params.yaml")
+SUMMARY_COLUMNS = (
+    "model",
+    "square",
+    "metric",
+    "mean",
+    "std_seeds",
+    "std_judges",
+    "seeds",
+    "judges",
+)
 
 
 def _component(std: float, n: int) -> float:
@@ -63,6 +73,17 @@ def refuse(message: str) -> NoReturn:
     """Stop with one `error:` line and exit status 2, as the stages do."""
     print(f"error: {message}", file=sys.stderr)
     raise SystemExit(2)
+
+
+def read_summary(source: Path | io.StringIO, name: str) -> pd.DataFrame:
+    """A summary table as the report stage writes it, or exit naming the file."""
+    try:
+        table = pd.read_csv(source, keep_default_na=False)
+    except (ValueError, pd.errors.ParserError):  # EmptyDataError is a ValueError
+        refuse(f"{name} is not a summary table; rerun `dvc repro report`")
+    if not set(SUMMARY_COLUMNS) <= set(table.columns):
+        refuse(f"{name} lacks the columns {', '.join(SUMMARY_COLUMNS)}; rerun `dvc repro report`")
+    return table
 
 
 def committed_file(rev: str, path: Path) -> str:
@@ -104,8 +125,12 @@ def main() -> None:
             f"{PARAMS} differs from the one committed at {args.rev}, so the results cannot be "
             f"compared; compare with the revision whose params made this run (--rev)"
         )
-    committed = pd.read_csv(io.StringIO(committed_file(args.rev, SUMMARY)), keep_default_na=False)
-    table = compare(committed, pd.read_csv(current_file, keep_default_na=False))
+    committed = read_summary(
+        io.StringIO(committed_file(args.rev, SUMMARY)), f"{args.rev}:{SUMMARY}"
+    )
+    table = compare(committed, read_summary(current_file, str(SUMMARY)))
+    if table.empty:
+        refuse(f"{SUMMARY} at {args.rev} holds no headline metric; nothing to compare")
     shown = table.rename(columns={"mean": f"at {args.rev}", "mean_now": "this run"})
     shown["agrees"] = shown["agrees"].map({True: "yes", False: "**no**"})
     print(shown.to_markdown(index=False, floatfmt=".4g"))

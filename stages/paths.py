@@ -44,7 +44,7 @@ def main() -> None:
         shown = pairs[: pp.shown]
         save_arrays(
             paths.path_strips(mp.name, seed),
-            pairs=shown,
+            pairs=pairs,  # every path's test images, so the report can check it pairs paths
             images=images[: pp.shown],
             start=test_images[shown[:, 0]],
             end=test_images[shown[:, 1]],

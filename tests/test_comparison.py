@@ -208,6 +208,13 @@ def test_a_mean_over_paths_needs_every_path_of_both_models():
         paths_measured([[0.1, 0.2, 0.3]], [[0.2, 0.3]])
 
 
+def test_models_without_a_common_seed_are_refused():
+    table = long_table({("vae", "test_bce"): [[1.0]], ("ae", "test_bce"): [[2.0], [2.0]]})
+    table.loc[table.model == "ae", "seed"] += 1  # ae has seeds 2 and 3, the VAE seed 1
+    with pytest.raises(ValueError, match="no seed in common"):
+        measure_verdict(table, "test_bce", "vae", "ae")
+
+
 def test_a_missing_metric_is_a_key_error():
     table = long_table({("vae", "precision"): [[0.5] * 3]})
     with pytest.raises(KeyError, match="no precision for ae"):
@@ -269,7 +276,7 @@ def every_claim_measure(vae_better: bool, seeds: int = 3) -> pd.DataFrame:
 
 def every_path(vae_better: bool, seeds: int = 3) -> pd.DataFrame:
     """Each path's evenness for every_claim_measure: spread around its means of 0.1 and 0.9."""
-    good, bad = [0.05, 0.15, 0.1], [0.85, 0.95, 0.9]
+    good, bad = [0.05, 0.15, 0.1], [0.9, 0.85, 0.95]  # differences 0.85, 0.7, 0.85
     vae, ae = (good, bad) if vae_better else (bad, good)
     return items_table(
         {
@@ -362,6 +369,7 @@ def two_model_params(repo_params):
     raw["seeds"] = [1, 2]
     raw["judge"]["seeds"] = [4, 7]
     raw["report"]["models"] = ["vae", "ae"]
+    raw["paths"].update(pairs=8, shown=2)
     return validate(raw, DECLARED)
 
 
@@ -417,11 +425,16 @@ def write_run_files(p, corrupt: str = "") -> None:
             owned = {c: float(i + seed) for i, c in enumerate(CLASSES)}
             lab = {**rendered, "tiles_per_class": owned}
             write_json(paths.map_metrics(m.name, seed), {"lab": lab, "own": rendered})
-            evenness = np.linspace(0.1, 0.2, 5) + seed
+            evenness = np.linspace(0.1, 0.2, p.paths.pairs) + seed
+            pairs = np.arange(2 * p.paths.pairs).reshape(-1, 2)
+            if corrupt == "other-pairs" and m.name == "ae":
+                pairs = pairs[::-1]
+            if corrupt == "too-few-paths":
+                evenness = evenness[1:]
+            strips = {"pairs": pairs, "path_evenness": evenness}
             if corrupt == "no-paths":
-                save_arrays(paths.path_strips(m.name, seed), images=evenness)
-            else:
-                save_arrays(paths.path_strips(m.name, seed), path_evenness=evenness)
+                del strips["path_evenness"]
+            save_arrays(paths.path_strips(m.name, seed), **strips)
 
 
 def test_gather_reads_every_compared_run(tmp_path, monkeypatch, two_model_params):
@@ -453,13 +466,27 @@ def test_gather_items_reads_every_path_of_every_compared_run(
     write_run_files(p)
     items = results.gather_items(p)
     assert list(items.columns) == results.ITEM_COLUMNS
-    assert len(items) == 2 * 2 * 5  # models x seeds x paths
+    assert len(items) == 2 * 2 * 8  # models x seeds x paths
     vae_seed2 = items[(items.model == "vae") & (items.seed == 2)].sort_values("item")
-    np.testing.assert_allclose(vae_seed2.value, np.linspace(0.1, 0.2, 5) + 2)
+    np.testing.assert_allclose(vae_seed2.value, np.linspace(0.1, 0.2, 8) + 2)
     assert set(items.metric) == {m.name for m in METRICS if m.per_item}
-    write_run_files(p, "no-paths")
-    with pytest.raises(UserError, match="has no array 'path_evenness'"):
-        results.gather_items(p)
+
+
+@pytest.mark.parametrize(
+    ("corrupt", "words"),
+    [
+        ("no-paths", r"has no array 'path_evenness'"),
+        ("too-few-paths", r"does not hold paths.pairs \(8\) paths; rerun `dvc repro paths@vae`"),
+        ("other-pairs", r"ae/strips/seed1.npz pairs other test images than runs/vae/strips"),
+    ],
+)
+def test_gather_items_refuses_paths_that_cannot_be_paired(
+    tmp_path, monkeypatch, two_model_params, corrupt, words
+):
+    monkeypatch.chdir(tmp_path)
+    write_run_files(two_model_params, corrupt)
+    with pytest.raises(UserError, match=words):
+        results.gather_items(two_model_params)
 
 
 def test_tiles_per_class_is_the_mean_over_seeds_in_class_order(

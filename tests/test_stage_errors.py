@@ -18,6 +18,7 @@ import yaml
 from conftest import REPO, quick_params, write_params
 
 from latentlab.core import paths
+from latentlab.core.errors import UserError
 from latentlab.core.params import NO_CUDA
 from latentlab.training import DivergedError
 
@@ -114,6 +115,34 @@ def test_a_later_seed_diverging_leaves_no_model_of_the_earlier_ones(
     assert info.value.code == 2 and trained == [1]
     assert final_error_line(capsys.readouterr().err).startswith("error: vae seed 2 diverged")
     models = stage_dir / paths.weights("vae", 1).parent
+    assert not models.exists() or not any(models.iterdir())
+
+
+def test_a_later_judge_diverging_leaves_no_judge_of_the_earlier_ones(
+    stage_dir, repo_params, monkeypatch, capsys
+):
+    """In process, judge 2 made to diverge after judge 1 trained: no judge's weights are written."""
+    module = importlib.import_module("stages.judge")
+    p = quick_params(repo_params)
+    p["judge"]["seeds"] = [1, 2]
+    write_params(stage_dir, p)
+    trained = []
+
+    def train_judge(*args, **kwargs):
+        if kwargs["seed"] == 2:
+            raise UserError("the judge of seed 2 diverged: its loss is nan in epoch 1")
+        trained.append(kwargs["seed"])
+        return real_train_judge(*args, **kwargs)
+
+    real_train_judge = module.train_judge
+    monkeypatch.setattr(module, "train_judge", train_judge)
+    monkeypatch.chdir(stage_dir)
+    monkeypatch.setattr(sys, "argv", ["judge"])
+    with pytest.raises(SystemExit) as info:
+        module.main()
+    assert info.value.code == 2 and trained == [1]
+    assert final_error_line(capsys.readouterr().err).startswith("error: the judge of seed 2")
+    models = stage_dir / paths.judge_weights(1).parent
     assert not models.exists() or not any(models.iterdir())
 
 

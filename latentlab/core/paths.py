@@ -67,8 +67,8 @@ def path_metrics(model: str, seed: int) -> Path:
 
 
 def path_strips(model: str, seed: int) -> Path:
-    """The decoded strips of the first few paths, with their real endpoint images, and every
-    path's value of the measures that are means over paths."""
+    """The decoded strips of the first few paths, with their real endpoint images; every path's
+    pair of test images and its value of the measures that are means over paths."""
     return RUNS / model / "strips" / f"seed{seed}.npz"
 
 

@@ -5,12 +5,13 @@ measure's better direction by more than the measurement's own noise: for a measu
 takes, the standard deviation over judges of the per-judge difference, so that a difference one
 judge's noise could make does not count; for a mean over paths (evenness), the standard error of
 the path-by-path difference (both models are measured on the same paths), so that a difference
-another draw of paths could undo does not count; for any other measure (the share of test codes
-in the square, counted exactly), any difference. A measure is **supported** when the claim holds
-on every seed, **not supported** when on none, **mixed** otherwise. It is **not decided** when
-dropping any one judge changes that verdict: a verdict that depends on which classifiers did the
-measuring is a verdict about the classifiers. A claim's verdict is what its decided measures
-agree on, with the number of measures left undecided said beside it.
+smaller than another draw of paths would typically make does not count; for any other measure
+(the share of test codes in the square, counted exactly), any difference. A measure is
+**supported** when the claim holds on every seed, **not supported** when on none, **mixed**
+otherwise. It is **not decided** when dropping any one judge changes that verdict: a verdict that
+depends on which classifiers did the measuring is a verdict about the classifiers. A claim's
+verdict is what its decided measures agree on, with the number of measures left undecided said
+beside it.
 """
 
 from __future__ import annotations
@@ -122,6 +123,8 @@ def measure_verdict(
     A per-item measure needs `items` (results.gather_items) for its noise."""
     square = square_of(metric) if square is None or not square_of(metric) else square
     v, a = seed_values(table, vae, metric, square), seed_values(table, ae, metric, square)
+    if v.index.intersection(a.index).empty:
+        raise ValueError(f"{metric}: {vae} and {ae} have no seed in common")
     gains, spreads = _gains(v, a, metric)
     if BY_NAME[metric].per_item:
         if items is None:

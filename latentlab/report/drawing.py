@@ -60,6 +60,7 @@ def draw(p: Params) -> list[str]:
     no longer compared), and return the figures' file names."""
     first, dpi = p.seeds[0], p.report.figure_dpi
     written: list[str] = []
+    tiles_per_class = results.tiles_per_class(p)  # read first: a bad file stops before any drawing
 
     def out(name: str) -> Path:
         written.append(f"{name}.png")
@@ -120,7 +121,7 @@ def draw(p: Params) -> list[str]:
     figures.prior_samples(samples, out("prior_samples"), dpi)
     figures.evolution(frames, out("evolution"), dpi)
     figures.training_curves(_curves(p), out("training_curves"), dpi)
-    figures.tile_histograms(results.tiles_per_class(p), out("tile_classes"), dpi)
+    figures.tile_histograms(tiles_per_class, out("tile_classes"), dpi)
     for stale in paths.FIGURES.glob("*"):
         if stale.name not in written:
             stale.unlink()

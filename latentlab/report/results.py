@@ -86,14 +86,26 @@ def gather(p: Params) -> pd.DataFrame:
 
 def gather_items(p: Params) -> pd.DataFrame:
     """Every compared model's per-item values of the measures that are means over items (each
-    path's evenness): one row per (model, seed, metric, item), from the paths stage's strips."""
+    path's evenness): one row per (model, seed, metric, item), from the paths stage's strips.
+    Item i must be the same pair of test images for every model and seed, or nothing is paired."""
     names = [m.name for m in METRICS if m.per_item]
     if any(BY_NAME[n].stage != "paths" for n in names):
         raise ValueError("only the paths stage keeps per-item values (in its strips files)")
-    frames = []
+    frames, first = [], None
     for m in p.compared:
         for seed in p.seeds:
-            arrays = load_arrays(paths.path_strips(m.name, seed), *names)
+            file = paths.path_strips(m.name, seed)
+            pairs, *arrays = load_arrays(file, "pairs", *names)
+            rerun = f"rerun `dvc repro paths@{m.name}`"
+            if pairs.shape != (p.paths.pairs, 2) or any(
+                a.shape != (p.paths.pairs,) for a in arrays
+            ):
+                raise UserError(
+                    f"{file} does not hold paths.pairs ({p.paths.pairs}) paths; {rerun}"
+                )
+            first = (file, pairs) if first is None else first
+            if not np.array_equal(pairs, first[1]):
+                raise UserError(f"{file} pairs other test images than {first[0]}; {rerun}")
             for name, values in zip(names, arrays, strict=True):
                 frames.append(
                     pd.DataFrame(
