@@ -49,11 +49,6 @@ def prior_samples(model: LatentModel, count: int, seed: int) -> tuple[np.ndarray
     return z, images.reshape(count, IMAGE_SIDE, IMAGE_SIDE)
 
 
-# A tile counts as realistic (for classes present) when it lies inside some real image's k-NN
-# ball in at least this share of the real subsets: the subsets' majority, ties included.
-REALISTIC_SHARE = 0.5
-
-
 def map_measures(
     tiles: np.ndarray,
     z: np.ndarray,
@@ -69,32 +64,9 @@ def map_measures(
     `judged` holds each judge's (probabilities, features) of the tiles, `real` each judge's
     features of the test images and `real_balls` its k-NN balls of each real subset.
     """
-    per_judge: dict[str, list[float]] = {
-        name: []
-        for name in (
-            "coverage",
-            "classes_present",
-            "inception_score",
-            "precision",
-            "density",
-            "frechet_distance",
-        )
-    }
-    # Tiles per class that a judge classifies confidently and finds realistic, mean over judges.
-    kept_per_class = np.zeros(len(CLASSES))
-    for (probs, features), real_features, balls in zip(judged, real, real_balls, strict=True):
-        r = realism.subset_realism(balls, features)
-        realistic = np.asarray(r["inside"]) >= REALISTIC_SHARE
-        per_judge["coverage"].append(r["coverage"])
-        per_judge["precision"].append(r["precision"])
-        per_judge["density"].append(r["density"])
-        per_judge["classes_present"].append(
-            measures.classes_present(probs, realistic, lm.min_confidence, lm.min_tiles)
-        )
-        per_judge["inception_score"].append(measures.inception_score(probs))
-        per_judge["frechet_distance"].append(realism.frechet_distance(features, real_features))
-        keep = (probs.max(axis=1) >= lm.min_confidence) & realistic
-        kept_per_class += measures.class_histogram(probs, keep) / len(judged)
+    per_judge, kept_per_class = measures.judged_measures(
+        judged, real, real_balls, lm.min_confidence, lm.min_tiles
+    )
     smooth = measures.smoothness(tiles)
     measured = {
         "codes_in_square": measures.in_square_fraction(

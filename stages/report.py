@@ -17,13 +17,17 @@ log = logging.getLogger("report")
 def main() -> None:
     """Gather every compared run's metrics, test the claims, draw the figures, write the report."""
     p, _ = stage_params(__doc__)
+    # Every result is read and judged before the first figure is replaced, so that a missing or
+    # stale file is refused with the report as it was.
     table = results.gather(p)
     summary = results.summarise(table)
     verdicts = judge_every_vae(p, table, results.gather_items(p))
+    calibration = results.gather_calibration(p)
     log.info("drawing the figures of %s", ", ".join(p.report.models))
     drawn = drawing.draw(p)
     write_bytes(
-        paths.REPORTS / "report.md", text.report(p, summary, table, verdicts, drawn).encode()
+        paths.REPORTS / "report.md",
+        text.report(p, summary, table, verdicts, calibration, drawn).encode(),
     )
     write_json(paths.HEADLINE, results.headline(summary, p))
     write_bytes(paths.SUMMARY, summary.to_csv(index=False, float_format="%.6g").encode())

@@ -95,6 +95,7 @@ def stage_outputs(stage: str, model: str = "") -> dict[str, bool]:
             paths.JUDGE / "plots" / "metrics": False,
             paths.JUDGE / "plots" / "custom": False,
         },
+        "calibrate": {paths.CALIBRATION: False},
         "train": {
             run / "models": True,
             paths.train_dir(model) / "metrics.json": False,

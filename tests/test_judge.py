@@ -9,7 +9,10 @@ import numpy as np
 import pytest
 import torch
 
-from latentlab.analysis.measures import class_histogram, classes_present
+from latentlab.analysis.measures import REFERENCE_SETS, class_histogram, classes_present
+from latentlab.analysis.metrics import HIGHER, written_by
+from latentlab.analysis.realism import real_subsets, subset_balls
+from latentlab.calibration import calibrate, reference_images
 from latentlab.core import fashion_mnist as fm
 from latentlab.core import paths
 from latentlab.core.artifacts import save_arrays
@@ -210,3 +213,25 @@ def test_a_diverging_judge_is_refused_in_one_sentence(monkeypatch) -> None:
 def _probs(model: Judge, images: np.ndarray) -> np.ndarray:
     """The judge's class probabilities of images (judge_images without the features)."""
     return judge_images(model, images)[0]
+
+
+def test_the_references_of_the_calibrate_stage_rank_real_images_above_noise(
+    raw_root: Path, brief_judge: Judge
+) -> None:
+    """Measured as a map's tiles are, real training images beat uniform noise on every judged
+    map measure, and on coverage (which needs the real images themselves to be matched) the
+    blurred images and ghosts stay far below real images."""
+    train, train_labels = fm.load_split(raw_root, "train", limit=4000)
+    test, _ = fm.load_split(raw_root, "test", limit=2000)
+    _, real = judge_images(brief_judge, test)
+    balls = subset_balls(real, 3, real_subsets(len(real), 441, 2, seed=1))
+    references = reference_images(train, train_labels, 441, seed=1)
+    got = calibrate(references, [brief_judge], [real], [balls], 0.8, 5)
+    assert list(got) == list(REFERENCE_SETS)
+    assert set(got["real"]) == {m.name for m in written_by("render") if m.judged}
+    value = {r: {m: v[0] for m, v in measured.items()} for r, measured in got.items()}
+    for name, better in ((m.name, m.better) for m in written_by("render") if m.judged):
+        real_wins = value["real"][name] - value["noise"][name]
+        assert (real_wins if better == HIGHER else -real_wins) > 0, name
+    assert value["real"]["coverage"] > 0.5 > max(value[r]["coverage"] for r in REFERENCE_SETS[1:])
+    assert value["noise"]["coverage"] < 0.05

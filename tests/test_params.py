@@ -691,3 +691,48 @@ def test_a_batch_of_a_wide_model_is_bounded_by_its_widest_layer(default_params):
     assert "at most 16384 with a widest layer of 4096 units" in message
     default_params["vae"]["batch_size"] = 16384
     params.validate(default_params, DECLARED)
+
+
+def test_a_key_given_twice_is_refused_as_dvc_refuses_it(tmp_path):
+    path = tmp_path / "params.yaml"
+    path.write_text((REPO / "params.yaml").read_text() + "seeds: [9]\n")
+    with pytest.raises(UserError) as info:
+        params.load(path, REPO / "dvc.yaml")
+    message = str(info.value)
+    assert "the key 'seeds' is given twice" in message and "\n" not in message
+    assert f'"{path}", line' in message
+
+
+def test_a_merge_key_may_override_what_it_brings_in(tmp_path):
+    text = (REPO / "params.yaml").read_text()
+    text = text.replace("\nvae:", "\nvae: &vae", 1)
+    start, end = text.index("\nae_wide:"), text.index("\nprogress_map:")
+    path = tmp_path / "params.yaml"
+    path.write_text(text[:start] + "\nae_wide:\n  <<: *vae\n  kind: ae\n" + text[end:])
+    p = params.load(path, REPO / "dvc.yaml")
+    assert p.model("ae_wide").kind == "ae" and p.model("ae_wide").hidden == [512]
+
+
+@pytest.mark.parametrize(
+    ("text", "words"),
+    [
+        ("", "is empty; it must hold the sections data, device, seeds"),
+        ("seeds: [1]\n? [1, 2]\n: 3\n", "not valid YAML: while constructing a mapping"),
+    ],
+    ids=["empty", "unhashable-key"],
+)
+def test_an_empty_or_odd_file_is_refused_in_one_line(tmp_path, text, words):
+    path = tmp_path / "params.yaml"
+    path.write_text(text)
+    with pytest.raises(UserError) as info:
+        params.load(path, REPO / "dvc.yaml")
+    assert words in str(info.value) and "\n" not in str(info.value)
+
+
+def test_a_huge_value_is_quoted_short(repo_params):
+    raw = copy.deepcopy(repo_params)
+    raw["seeds"] = list(range(1, 100_001))
+    with pytest.raises(UserError) as info:
+        params.validate(raw, DECLARED)
+    message = str(info.value)
+    assert len(message) < 300 and "[1, 2, 3," in message and "...]" in message

@@ -125,7 +125,7 @@ def pipeline(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_every_stage_ran_and_wrote_its_outputs(pipeline: Path) -> None:
     lock = yaml.safe_load((pipeline / "dvc.lock").read_text())["stages"]
     everything = per_model(("train", "evaluate", "render", "paths"))
-    assert set(lock) == {"validate", "download", "judge", "report"} | everything
+    assert set(lock) == {"validate", "download", "judge", "calibrate", "report"} | everything
     declared = [out["path"] for stage in lock.values() for out in stage["outs"]]
     for out in declared:
         assert (pipeline / out).exists(), out
@@ -149,6 +149,7 @@ def test_every_stage_ran_and_wrote_its_outputs(pipeline: Path) -> None:
         assert copy.read_bytes() == (pipeline / f"maps/{model}/seed1.png").read_bytes()
     report = (pipeline / "reports/report.md").read_text()
     assert "## The answer" in report and "| claim" in report and "figures/maps.png" in report
+    assert "How far the measures can be fooled" in report and "| fooled by" in report
 
 
 def test_headline_metrics_fit_a_terminal(pipeline: Path) -> None:
@@ -180,10 +181,12 @@ def test_second_repro_runs_nothing(pipeline: Path) -> None:
     [
         ({"vae.epochs": 2}, per_model(("train", "evaluate", "render", "paths"), ["vae"])),
         ({"latent_map.range": 3}, per_model(("render",))),
-        ({"judge.seeds": [3, 4]}, {"judge"} | per_model(("render", "paths"))),
+        ({"latent_map.min_tiles": 4}, {"calibrate"} | per_model(("render",))),
+        ({"realism.seed": 2}, {"calibrate"} | per_model(("render", "paths"))),
+        ({"judge.seeds": [3, 4]}, {"judge", "calibrate"} | per_model(("render", "paths"))),
         ({"report.figure_dpi": 80}, set()),
     ],
-    ids=["vae", "latent_map", "judge", "report"],
+    ids=["vae", "latent_map", "min_tiles", "realism", "judge", "report"],
 )
 def test_a_param_change_stales_only_what_reads_it(pipeline: Path, change, stale) -> None:
     set_params(pipeline, **change)
@@ -257,17 +260,36 @@ def test_no_param_can_run_a_command_or_delete_a_file(pipeline: Path, attack, tmp
         run(["git", "checkout", "params.yaml"], pipeline)
 
 
-def test_a_report_over_a_vae_alone_has_no_comparison(pipeline: Path, tmp_path) -> None:
-    repo = tmp_path / "vae-alone"
+def test_a_bad_value_under_a_targeted_stage_deletes_nothing(pipeline: Path) -> None:
+    """`dvc repro -s report` skips the validate stage; the report's outputs persist, so its own
+    refusal comes before any of them is touched."""
+    before = tree_md5(pipeline / "reports")
+    set_params(pipeline, **{"evaluate.knn_k": 1000000})
+    try:
+        result = dvc("repro", "-s", "report", cwd=pipeline, check=False)
+        assert result.returncode != 0
+        assert "error: params.yaml: evaluate.knn_k is 1000000" in result.stdout + result.stderr
+        assert tree_md5(pipeline / "reports") == before
+    finally:
+        run(["git", "checkout", "params.yaml"], pipeline)
+
+
+@pytest.mark.parametrize("compared", [["vae"], ["ae", "ae_wide"]], ids=["vae-alone", "aes-alone"])
+def test_a_report_over_one_kind_of_model_has_no_comparison(
+    pipeline: Path, tmp_path, compared
+) -> None:
+    repo = tmp_path / "one-kind"
     shutil.copytree(pipeline, repo, symlinks=True)
-    set_params(repo, **{"report.models": ["vae"]})
+    set_params(repo, **{"report.models": compared})
     dvc("repro", cwd=repo)
     report = (repo / "reports/report.md").read_text()
     assert "No comparison" in report and "| claim" not in report
-    assert sorted(json.loads((repo / "reports/metrics.json").read_text())) == [
-        "judge_accuracy",
-        "vae",
-    ]
+    assert sorted(json.loads((repo / "reports/metrics.json").read_text())) == sorted(
+        ["judge_accuracy", *compared]
+    )
+    drawn = {p.name for p in (repo / "reports/figures").iterdir()}
+    assert {f"map_{m}.png" for m in compared} <= drawn
+    assert not {f"map_{m}.png" for m in MODELS if m not in compared} & drawn
 
 
 def test_check_results_agrees_with_itself_and_catches_a_change(pipeline: Path, tmp_path) -> None:

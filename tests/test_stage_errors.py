@@ -28,6 +28,7 @@ STAGES = {
     "validate": [],
     "download": [],
     "judge": [],
+    "calibrate": [],
     "train": ["vae"],
     "evaluate": ["vae"],
     "render": ["vae"],
@@ -158,6 +159,7 @@ def test_a_model_or_seed_not_in_the_pipeline_is_refused(stage_dir, run_stage, ar
     result = run_stage(stage_dir, "train", *args)
     assert result.returncode == 2
     assert words in result.stderr and "Traceback" not in result.stderr
+    assert result.stderr.startswith("error: ") and result.stderr.count("\n") == 1
     assert not (stage_dir / "runs").exists()
 
 

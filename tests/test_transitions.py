@@ -10,6 +10,7 @@ import torch
 
 from latentlab.analysis import realism, transitions
 from latentlab.analysis.metrics import written_by
+from latentlab.evaluation import encode_means
 from latentlab.interpolation import decode_paths, path_measures
 from latentlab.judge.network import Judge, judge_images
 from latentlab.nn.models import build_model
@@ -160,7 +161,9 @@ def test_decode_paths_shapes_and_endpoints(model_and_judge):
 
 def test_a_path_between_codes_of_the_same_image_has_no_class_change(model_and_judge):
     model, judge = model_and_judge
-    codes = np.array([[0.7, -1.2], [0.7, -1.2], [2.0, 2.0]], dtype=np.float32)
+    image = torch.rand(1, 784, generator=torch.Generator().manual_seed(3))
+    twice = encode_means(model, torch.cat([image, image])).numpy()  # the encoder, run twice
+    codes = np.concatenate([twice, [[2.0, 2.0]]]).astype(np.float32)
     pairs = np.array([[0, 1], [2, 2]])  # two codes of one image, and one code to itself
     images = decode_paths(model, codes, pairs, 6)
     np.testing.assert_array_equal(images, np.repeat(images[:, :1], 7, axis=1))

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from latentlab.analysis import realism
+
 
 def in_square_fraction(
     codes: np.ndarray, half_width: float, center: tuple[float, float] = (0.0, 0.0)
@@ -59,3 +61,52 @@ def smoothness(tiles: np.ndarray) -> dict[str, float]:
     lower = np.sqrt(np.mean((grid[1:] - grid[:-1]) ** 2, axis=-1))
     rms = np.concatenate([right.ravel(), lower.ravel()])
     return {"mean": float(rms.mean()), "p95": float(np.percentile(rms, 95))}
+
+
+# The calibrate stage's sets of images of known realism, real images first and noise last.
+REFERENCE_SETS = ("real", "blurred", "ghosts", "noise")
+
+# An image counts as realistic (for classes present) when it lies inside some real image's k-NN
+# ball in at least this share of the real subsets: the subsets' majority, ties included.
+REALISTIC_SHARE = 0.5
+
+
+def judged_measures(
+    judged: list[tuple[np.ndarray, np.ndarray]],
+    real: list[np.ndarray],
+    real_balls: list[list[realism.Balls]],
+    min_confidence: float,
+    min_tiles: int,
+) -> tuple[dict[str, list[float]], np.ndarray]:
+    """Every judge-based measure of a set of decoded images, one value per judge, and the images
+    per class that the judges classify confidently and find realistic (mean over judges).
+
+    `judged` holds each judge's (probabilities, features) of the images, `real` each judge's
+    features of the test images and `real_balls` its k-NN balls of each real subset.
+    """
+    per_judge: dict[str, list[float]] = {
+        name: []
+        for name in (
+            "coverage",
+            "classes_present",
+            "inception_score",
+            "precision",
+            "density",
+            "frechet_distance",
+        )
+    }
+    kept_per_class = np.zeros(judged[0][0].shape[1] if judged else 0)
+    for (probs, features), real_features, balls in zip(judged, real, real_balls, strict=True):
+        r = realism.subset_realism(balls, features)
+        realistic = np.asarray(r["inside"]) >= REALISTIC_SHARE
+        per_judge["coverage"].append(r["coverage"])
+        per_judge["precision"].append(r["precision"])
+        per_judge["density"].append(r["density"])
+        per_judge["classes_present"].append(
+            classes_present(probs, realistic, min_confidence, min_tiles)
+        )
+        per_judge["inception_score"].append(inception_score(probs))
+        per_judge["frechet_distance"].append(realism.frechet_distance(features, real_features))
+        keep = (probs.max(axis=1) >= min_confidence) & realistic
+        kept_per_class += class_histogram(probs, keep) / len(judged)
+    return per_judge, kept_per_class

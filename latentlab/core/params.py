@@ -9,6 +9,7 @@ dvc.yaml declares them (`vars: models`), because DVC puts them into commands and
 from __future__ import annotations
 
 import math
+import reprlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -174,8 +175,14 @@ def images_read(split: str, limit: int) -> int:
     return total if limit == 0 else min(limit, total)
 
 
+# A value is quoted in a message only this far: a list of 100,000 seeds is not one sentence.
+_SHOWN = reprlib.Repr()
+_SHOWN.maxlist = _SHOWN.maxdict = 25
+_SHOWN.maxstring = _SHOWN.maxother = 80
+
+
 def _fail(key: str, value: Any, allowed: str) -> UserError:
-    return UserError(f"params.yaml: {key} is {value!r}, but it must be {allowed}")
+    return UserError(f"params.yaml: {key} is {_SHOWN.repr(value)}, but it must be {allowed}")
 
 
 def _int(key: str, value: Any, minimum: int, maximum: int | None = None, why: str = "") -> int:
@@ -526,9 +533,36 @@ def validate(raw: Any, declared: list[str]) -> Params:
 def load(path: Path = PARAMS_FILE, pipeline: Path = PIPELINE_FILE) -> Params:
     """Read and validate params.yaml against the models dvc.yaml declares (safe_load only)."""
     try:
-        raw = yaml.safe_load(path.read_text())
+        with path.open() as stream:  # a stream, so that PyYAML's messages name the file
+            raw = yaml.load(stream, Loader=_UniqueKeyLoader)
     except FileNotFoundError:
         raise UserError(f"{path} is missing; run stages from the repository root") from None
     except yaml.YAMLError as err:
-        raise UserError(f"{path} is not valid YAML ({str(err).splitlines()[0]})") from None
+        problem = " ".join(str(err).split())  # PyYAML's message spans several lines
+        raise UserError(f"{path} is not valid YAML: {problem}") from None
+    if raw is None:
+        raise UserError(f"{path} is empty; it must hold the sections {', '.join(TOP_FIELDS)}")
     return validate(raw, declared_models(pipeline))
+
+
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """safe_load that refuses a key given twice in one mapping, as DVC does: PyYAML alone keeps
+    the last value, so a stage run directly would use another value than DVC sees."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict:
+        """The mapping, refused when one of its own plain keys is given twice (the keys a merge
+        `<<: *anchor` brings in may be overridden, as YAML allows)."""
+        seen = set()
+        for key_node, _ in node.value:
+            if not isinstance(key_node, yaml.ScalarNode) or key_node.tag == _MERGE_TAG:
+                continue
+            key = (key_node.tag, key_node.value)
+            if key in seen:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"the key {key_node.value!r} is given twice", key_node.start_mark
+                )
+            seen.add(key)
+        return super().construct_mapping(node, deep=deep)
+
+
+_MERGE_TAG = "tag:yaml.org,2002:merge"

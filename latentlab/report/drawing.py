@@ -122,7 +122,11 @@ def draw(p: Params) -> list[str]:
     figures.evolution(frames, out("evolution"), dpi)
     figures.training_curves(_curves(p), out("training_curves"), dpi)
     figures.tile_histograms(tiles_per_class, out("tile_classes"), dpi)
-    for stale in paths.FIGURES.glob("*"):
-        if stale.name not in written:
+    for stale in paths.FIGURES.glob("*"):  # the folder is this stage's output: nothing else stays
+        if stale.name in written:
+            continue
+        if stale.is_dir():
+            shutil.rmtree(stale)
+        else:
             stale.unlink()
     return written

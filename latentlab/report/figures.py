@@ -55,7 +55,7 @@ TITLE_PAD_PT = 6.0  # matplotlib's default title pad
 SPINE_PT = 0.8
 
 # Empty tiles are tinted orange; path colours avoid orange so that paths stay distinct from it.
-EMPTY_TINT = (1.0, 0.5, 0.0, 0.4)
+EMPTY_TINT = (1.0, 0.5, 0.0, 0.25)
 PATH_COLOURS = ("#e41a1c", "#377eb8", "#4daf4a", "#984ea3", "#a65628", "#f781bf", "#00bcd4")
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from latentlab.analysis.measures import REFERENCE_SETS
 from latentlab.analysis.metrics import BY_NAME, METRICS, written_by
 from latentlab.core import paths
 from latentlab.core.artifacts import load_arrays, read_json
@@ -138,6 +139,37 @@ def tiles_per_class(p: Params) -> dict[str, list[float]]:
             per_seed.append([float(owned[c]) for c in CLASSES])
         counts[m.name] = list(np.mean(per_seed, axis=0))
     return counts
+
+
+def gather_calibration(p: Params) -> pd.DataFrame:
+    """The calibrate stage's measures of the reference images: per (reference, metric) the mean
+    and standard deviation over the judges, in the order the stage wrote them."""
+    file = paths.CALIBRATION
+    measured = read_json(file)
+    if list(measured) != list(REFERENCE_SETS):
+        raise UserError(
+            f"{file} holds the sets {', '.join(measured)}, not {', '.join(REFERENCE_SETS)}; "
+            f"rerun `dvc repro calibrate`"
+        )
+    names = [m.name for m in written_by("render") if m.judged]
+    rows = []
+    for reference, values in measured.items():
+        for name in names:
+            judged = values.get(name)
+            if not isinstance(judged, list) or len(judged) != len(p.judge.seeds):
+                raise UserError(
+                    f"{file}: {reference} has no {name} with one value per judge; rerun "
+                    f"`dvc repro calibrate`"
+                )
+            rows.append(
+                (
+                    reference,
+                    name,
+                    float(np.mean(judged)),
+                    float(np.std(judged, ddof=1)) if len(judged) > 1 else 0.0,
+                )
+            )
+    return pd.DataFrame(rows, columns=["reference", "metric", "mean", "std_judges"])
 
 
 def summarise(table: pd.DataFrame) -> pd.DataFrame:

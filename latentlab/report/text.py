@@ -13,11 +13,11 @@ from latentlab.core.params import Params
 from latentlab.report.comparison import (
     CLAIMS,
     MECHANISM,
-    MIXED,
     NOT_DECIDED,
     NOT_SUPPORTED,
     SUPPORTED,
     ClaimResult,
+    MeasureVerdict,
     measure_verdict,
     square_of,
     vaes_and_aes,
@@ -67,6 +67,19 @@ def _better(metric: str) -> str:
     return {HIGHER: "higher", LOWER: "lower"}.get(BY_NAME[metric].better, "")
 
 
+def _short(value: float, sign: str = "") -> str:
+    """Two significant digits, without an exponent for values of 100 or more."""
+    return f"{value:{sign}.0f}" if abs(value) >= 100 else f"{value:{sign}.2g}"
+
+
+def _gains_text(m: MeasureVerdict) -> str:
+    """Per seed the VAE's gain in the better direction and the noise it must exceed."""
+    return ", ".join(
+        f"{_short(g, '+')} {'>' if h else '≤'} {_short(s)}"
+        for g, s, h in zip(m.gains, m.spreads, m.holds, strict=True)
+    )
+
+
 def claims_table(results: list[ClaimResult], vae: str, ae: str, numbers: Numbers, p: Params) -> str:
     """One row per measure of each claim: both models' values, seeds holding, and verdicts."""
     rows = []
@@ -80,6 +93,7 @@ def claims_table(results: list[ClaimResult], vae: str, ae: str, numbers: Numbers
                     "better": _better(m.metric),
                     vae: numbers.cell(vae, m.metric),
                     ae: numbers.cell(ae, m.metric),
+                    "VAE's gain > noise, per seed": _gains_text(m),
                     "holds on seeds": m.supported_on,
                     "verdict": m.verdict,
                 }
@@ -105,6 +119,86 @@ def metrics_table(numbers: Numbers, models: list[str], p: Params) -> str:
             better = "" if by_design else _better(metric.name)
             rows.append({"measure": label + where, "better": better, **cells})
     return pd.DataFrame(rows).to_markdown(index=False)
+
+
+# How the report names the calibrate stage's reference sets (measures.REFERENCE_SETS).
+REFERENCES = {
+    "real": "training images",
+    "blurred": "blurred training images",
+    "ghosts": "ghosts (two items averaged)",
+    "noise": "uniform noise",
+}
+TRICKS = ("blurred", "ghosts")  # the references that are not items but may pass for them
+FOOLED_AT = 0.5  # a trick's share of the way from noise to real images: closer to real images
+
+
+def fooled_by(calibration: pd.DataFrame, metric: str) -> list[str] | None:
+    """The references in TRICKS that score closer to real images than to noise on `metric`, or
+    None when the measure does not even tell real images from noise."""
+    value = calibration.set_index(["reference", "metric"])["mean"]
+    real, noise = value[("real", metric)], value[("noise", metric)]
+    better = BY_NAME[metric].better
+    if (real - noise if better == HIGHER else noise - real) <= 0:
+        return None
+    return [t for t in TRICKS if (value[(t, metric)] - noise) / (real - noise) > FOOLED_AT]
+
+
+def calibration_table(
+    calibration: pd.DataFrame, numbers: Numbers, models: list[str], p: Params
+) -> str:
+    """Each judge-based map measure on the reference images and on each model's lab map."""
+    value = calibration.set_index(["reference", "metric"])["mean"]
+    rows = []
+    for metric in dict.fromkeys(calibration.metric):
+        fooled = fooled_by(calibration, metric)
+        rows.append(
+            {
+                "measure": BY_NAME[metric].label_for(p),
+                "better": _better(metric),
+                **{label: f"{value[(r, metric)]:.3g}" for r, label in REFERENCES.items()},
+                **{f"`{m}` map": f"{numbers.mean(m, metric, 'lab'):.3g}" for m in models},
+                "fooled by": "real images score no better than noise"
+                if fooled is None
+                else ", ".join(REFERENCES[t] for t in fooled) or "neither",
+            }
+        )
+    return pd.DataFrame(rows).to_markdown(index=False)
+
+
+def calibration_sentence(calibration: pd.DataFrame) -> str:
+    """Which claim measures images that are not items pass for items, said from the numbers."""
+    measured = [m for m in CLAIM_MEASURES if m in set(calibration.metric)]
+    fooled = {m: fooled_by(calibration, m) for m in measured}
+
+    def names(metrics: list[str]) -> str:
+        return ", ".join(f"*{m.replace('_', ' ')}*" for m in metrics)
+
+    parts = [
+        f"{REFERENCES[t]} on {names(by)}"
+        for t in TRICKS
+        if (by := [m for m in measured if fooled[m] and t in fooled[m]])
+    ]
+    sound = [m for m in measured if fooled[m] == []]
+    blind = [m for m in measured if fooled[m] is None]
+    text = "**How far the measures can be fooled.** Measured as a map's tiles are, "
+    if parts:
+        text += (
+            "images that are not items score closer to real images than to noise: "
+            + "; ".join(parts)
+            + ". A verdict resting on such a measure shows that one map's tiles look more like "
+            "items to the judges, not that they are items rather than blurs or overlays."
+        )
+        if sound:
+            text += f" Neither passes for items on {names(sound)}."
+    elif sound:
+        text += f"neither blurred images nor ghosts pass for items on {names(sound)}."
+    if blind:
+        verb = "it measures" if len(blind) == 1 else "they measure"
+        text += (
+            f"{' ' if parts or sound else ''}Real images score no better than noise on "
+            f"{names(blind)}: {verb} nothing here."
+        )
+    return text
 
 
 def params_table(p: Params) -> str:
@@ -157,9 +251,24 @@ def capacity_sentence(result: ClaimResult, lab_aes: list[str], matched: list[str
             "cannot be told apart."
         )
     names = _names(matched)
-    lab = {result.verdicts[n].verdict for n in lab_aes}
     same = [result.verdicts[n] for n in matched]
     kinds = {v.verdict for v in same}
+    against_lab = [result.verdicts[n] for n in lab_aes]
+    if not lab_aes and kinds != {SUPPORTED}:
+        return (
+            f"It is {', '.join(v.verdict for v in same)} against the capacity-matched {names} "
+            f"and no lab autoencoder is compared, so there is no advantage to put down to the "
+            f"VAE objective or to capacity."
+        )
+    if any(v.verdict != SUPPORTED for v in against_lab):
+        # Only a VAE advantage over the lab's autoencoder can be put down to the objective or to
+        # capacity; without one there is nothing to explain.
+        matched_text = ", ".join(v.verdict for v in same)
+        return (
+            f"Without a consistent advantage over the lab's {_names(lab_aes)}, there is nothing "
+            f"for the VAE objective or capacity to explain (against the capacity-matched {names} "
+            f"it is {matched_text})."
+        )
     if any(v.verdict == NOT_DECIDED for v in same):
         return (
             f"Against the capacity-matched {names} the judges do not decide it, so whether the "
@@ -187,12 +296,10 @@ def capacity_sentence(result: ClaimResult, lab_aes: list[str], matched: list[str
             f"the lab's square, and capacity explains the map's quality where the codes are."
         )
     if kinds == {NOT_SUPPORTED}:
-        if lab & {SUPPORTED, MIXED}:
-            return (
-                f"The capacity-matched {names} does as well or better, so capacity explains it, "
-                f"not the VAE objective."
-            )
-        return f"It does not hold against the capacity-matched {names} either."
+        return (
+            f"The capacity-matched {names} does as well or better, so capacity explains it, "
+            f"not the VAE objective."
+        )
     return (
         f"Against the capacity-matched {names} the evidence is mixed, so capacity explains at "
         f"least part of it."
@@ -321,7 +428,10 @@ def verdict_rules(judges: int, seeds: int) -> str:
         "**supported**: it holds on every seed; **not supported**: on none; **mixed**: on some. "
         "**not decided**: leaving out any one judge changes the verdict, so the measure is not "
         "fit for a verdict. A claim's verdict is what its decided measures agree on (mixed when "
-        "they disagree), with the measures left undecided said beside it. With "
+        "they disagree), with the measures left undecided said beside it. The gains column "
+        "gives, per seed, the VAE's advantage in the measure's better direction and the noise it "
+        'had to exceed; the "judges ±" beside a value is that model\'s own spread over the '
+        "judges. With "
         f"{_plural(seeds, 'seed')}, winning on every seed is weak evidence on its own (a sign test "
         f"gives p = {0.5**seeds:.3g}); the noise floor is what keeps a small win from "
         "counting."
@@ -333,6 +443,7 @@ def report(
     summary: pd.DataFrame,
     table: pd.DataFrame,
     results: dict[str, list[ClaimResult]],
+    calibration: pd.DataFrame,
     figures: list[str],
 ) -> str:
     """The whole of reports/report.md."""
@@ -346,12 +457,18 @@ def report(
         "verdict and sentence below is computed, none typed. Values are means ± standard "
         f"deviation over seeds {p.seeds}; a judge-based measure is first averaged over "
         f"{len(p.judge.seeds)} judge CNNs (seeds {p.judge.seeds}, test accuracy "
-        f"{accuracy['mean']:.4f} ± {accuracy['std_seeds']:.2g}), whose spread is shown as "
-        f'"judges ±". Figures show seed {p.seeds[0]}.',
+        f"{accuracy['mean']:.4f} ± {accuracy['std_seeds']:.2g} over the judges), whose spread "
+        f'is shown as "judges ±". Figures show seed {p.seeds[0]}.',
         "",
     ]
     if results:
-        lines += ["## The answer", "", *(par + "\n" for par in answer(results, numbers, table, p))]
+        lines += [
+            "## The answer",
+            "",
+            *(par + "\n" for par in answer(results, numbers, table, p)),
+            calibration_sentence(calibration),
+            "",
+        ]
     else:
         lines += [
             "## The answer",
@@ -364,7 +481,8 @@ def report(
         "## The latent maps",
         "",
         f"Each model's map over the lab's square, {p.latent_map.grid} x {p.latent_map.grid} "
-        f"codes, z = [-r, r] top left and [r, -r] bottom right, drawn pixel for pixel:",
+        f"codes, z = [-{p.latent_map.range:g}, {p.latent_map.range:g}] top left and "
+        f"[{p.latent_map.range:g}, -{p.latent_map.range:g}] bottom right, drawn pixel for pixel:",
         "",
         "![latent maps](figures/maps.png)",
         "",
@@ -394,6 +512,19 @@ def report(
             "",
         ]
     lines += [
+        "## The measures on images of known realism",
+        "",
+        f"The calibrate stage measures four sets of "
+        f"{min(p.latent_map.grid**2, p.images('train'))} images (as many as a map has tiles, "
+        "where the data holds that many) exactly as the render stage measures a map's tiles: "
+        "training images (real items), the same images blurred (an outline without detail), "
+        "ghosts (the pixel average of two training images of different classes: two items "
+        "overlaid, as a decoder that blends rather than morphs draws between them) and uniform "
+        "noise. Values are means over the judges; a reference fools a measure when it scores "
+        "closer to real images than to noise.",
+        "",
+        calibration_table(calibration, numbers, models, p),
+        "",
         "## Where the data lies, and the paths between test items",
         "",
         "Left: the map, tiles that hold no test code shaded (decoded by extrapolation), and the "
