@@ -31,14 +31,17 @@ def reference_images(
     images in [0, 1], each N x 28 x 28, from the uint8 training `images` and their `labels`."""
     rng = np.random.default_rng(seed)
     count = min(count, len(images))
-    pixels = np.asarray(images, dtype=np.float32) / 255.0
-    real = pixels[np.sort(rng.choice(len(images), count, replace=False))]
+
+    def pixels(index: np.ndarray) -> np.ndarray:  # only the images used, not all 60,000
+        return np.asarray(images[index], dtype=np.float32) / 255.0
+
+    real = pixels(np.sort(rng.choice(len(images), count, replace=False)))
     pairs = pick_pairs(labels, count, seed)
     sets = {
         "real": real,
         # Outside the image is black, like the data's background; sigma 0 keeps images apart.
         "blurred": gaussian_filter(real, sigma=(0, BLUR_SIGMA, BLUR_SIGMA), mode="constant"),
-        "ghosts": (pixels[pairs[:, 0]] + pixels[pairs[:, 1]]) / 2,
+        "ghosts": (pixels(pairs[:, 0]) + pixels(pairs[:, 1])) / 2,
         "noise": rng.random(real.shape, dtype=np.float32),
     }
     return {name: sets[name] for name in measures.REFERENCE_SETS}
