@@ -545,6 +545,9 @@ def load(path: Path = PARAMS_FILE, pipeline: Path = PIPELINE_FILE) -> Params:
     return validate(raw, declared_models(pipeline))
 
 
+_MERGE_TAG = "tag:yaml.org,2002:merge"  # `<<: *anchor`, whose keys a mapping may override
+
+
 class _UniqueKeyLoader(yaml.SafeLoader):
     """safe_load that refuses a key given twice in one mapping, as DVC does: PyYAML alone keeps
     the last value, so a stage run directly would use another value than DVC sees."""
@@ -563,6 +566,3 @@ class _UniqueKeyLoader(yaml.SafeLoader):
                 )
             seen.add(key)
         return super().construct_mapping(node, deep=deep)
-
-
-_MERGE_TAG = "tag:yaml.org,2002:merge"

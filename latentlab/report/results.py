@@ -161,15 +161,12 @@ def gather_calibration(p: Params) -> pd.DataFrame:
                     f"{file}: {reference} has no {name} with one value per judge; rerun "
                     f"`dvc repro calibrate`"
                 )
-            rows.append(
-                (
-                    reference,
-                    name,
-                    float(np.mean(judged)),
-                    float(np.std(judged, ddof=1)) if len(judged) > 1 else 0.0,
-                )
-            )
-    return pd.DataFrame(rows, columns=["reference", "metric", "mean", "std_judges"])
+            rows += [(reference, name, float(v)) for v in judged]
+    long = pd.DataFrame(rows, columns=["reference", "metric", "value"])
+    summary = long.groupby(["reference", "metric"], sort=False)["value"].agg(
+        mean="mean", std_judges="std"
+    )
+    return summary.fillna({"std_judges": 0.0}).reset_index()
 
 
 def summarise(table: pd.DataFrame) -> pd.DataFrame:
