@@ -48,7 +48,7 @@ def vae_elbo_terms(
     """Per-image -ELBO on the test set, with its expected-BCE (one sample) and KL terms."""
     bce = kl = 0.0
     for x in pixels.split(batch_size):
-        logits, mu, logvar = model(x, generator)
+        logits, mu, logvar = model(x, model.draw_noise(len(x), generator))
         bce += bce_per_image(logits, x).sum().item()
         kl += kl_to_standard_normal(mu, logvar).item() * len(x)
     n = len(pixels)

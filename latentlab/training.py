@@ -98,7 +98,7 @@ def train(
             index = order[b * batch_size : (b + 1) * batch_size]
             rows = torch.index_select(data, 0, index, out=raw[: len(index)])
             x = buffer[: len(index)].copy_(rows).div_(255)
-            terms = model.loss_terms(x, generator)
+            terms = model.loss_terms(x, model.draw_noise(len(x), generator))
             loss = sum(terms.values())
             optimizer.zero_grad()
             loss.backward()

@@ -80,29 +80,33 @@ def test_vae_shapes_and_loss_terms(batch):
     model = build_model("vae", 2, [512]).eval()
     mu, logvar = model.encode(batch)
     assert mu.shape == logvar.shape == (5, 2)
-    logits, mu2, logvar2 = model(batch, torch.Generator().manual_seed(1))
+    logits, mu2, logvar2 = model(batch, model.draw_noise(5, torch.Generator().manual_seed(1)))
     assert logits.shape == (5, PIXELS)
     torch.testing.assert_close(mu2, mu)
     torch.testing.assert_close(logvar2, logvar)
     images = model.decode(torch.zeros(3, 2))
     assert images.shape == (3, PIXELS) and torch.all((images >= 0) & (images <= 1))
-    terms = model.loss_terms(batch, torch.Generator().manual_seed(1))
+    terms = model.loss_terms(batch, model.draw_noise(5, torch.Generator().manual_seed(1)))
     assert set(terms) == {"bce", "kl"}
     assert all(t.ndim == 0 and torch.isfinite(t) for t in terms.values())
     assert terms["kl"] >= 0
 
 
 def test_vae_reparameterisation(batch):
-    """z = mu + exp(log sigma^2 / 2) * eps, with eps from the generator passed in."""
+    """z = mu + exp(log sigma^2 / 2) * eps, with eps drawn by draw_noise from the generator."""
     torch.manual_seed(0)
     model = build_model("vae", 2, [512]).eval()
+
+    def noise(seed: int) -> torch.Tensor:
+        return model.draw_noise(len(batch), torch.Generator().manual_seed(seed))
+
     with torch.no_grad():
-        logits, mu, logvar = model(batch, torch.Generator().manual_seed(7))
+        logits, mu, logvar = model(batch, noise(7))
         eps = torch.randn(mu.shape, generator=torch.Generator().manual_seed(7))
         expected = model.decode_logits(mu + torch.exp(0.5 * logvar) * eps)
         torch.testing.assert_close(logits, expected)
-        again, _, _ = model(batch, torch.Generator().manual_seed(7))
-        other, _, _ = model(batch, torch.Generator().manual_seed(8))
+        again, _, _ = model(batch, noise(7))
+        other, _, _ = model(batch, noise(8))
     assert torch.equal(logits, again)
     assert not torch.equal(logits, other)
 

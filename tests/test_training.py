@@ -36,7 +36,8 @@ def run(model, images, **kwargs):
 @torch.no_grad()
 def full_loss(model, images) -> float:
     x = runtime.as_pixels(images, CPU)
-    return sum(model.loss_terms(x, torch.Generator().manual_seed(0)).values()).item()
+    noise = model.draw_noise(len(x), torch.Generator().manual_seed(0))
+    return sum(model.loss_terms(x, noise).values()).item()
 
 
 def test_as_pixels():
@@ -129,9 +130,9 @@ def _nan_at(model, call: int) -> list[int]:
     real = model.loss_terms
     calls = [0]
 
-    def loss_terms(x, generator=None):
+    def loss_terms(x, noise=None):
         calls[0] += 1
-        terms = real(x, generator)
+        terms = real(x, noise)
         return {k: v * math.nan for k, v in terms.items()} if calls[0] >= call else terms
 
     model.loss_terms = loss_terms
@@ -169,9 +170,9 @@ def test_on_epoch_is_called_after_every_epoch_with_its_means(small_train, kind, 
     modes_in_training: list[bool] = []
     real_loss_terms = model.loss_terms
 
-    def loss_terms(x, generator=None):
+    def loss_terms(x, noise=None):
         modes_in_training.append(model.training)
-        return real_loss_terms(x, generator)
+        return real_loss_terms(x, noise)
 
     model.loss_terms = loss_terms
 
@@ -197,7 +198,9 @@ def test_on_epoch_does_not_change_the_trained_weights(small_train, kind, hidden)
 
     def on_epoch(epoch: int, means: dict[str, float]) -> None:
         maps.append(watched.decode_grid(codes))  # as stages/train.py's progress map
-        watched.loss_terms(runtime.as_pixels(images[:8], CPU))  # draws from the global RNG
+        x = runtime.as_pixels(images[:8], CPU)
+        watched.loss_terms(x, watched.draw_noise(8, torch.Generator()))
+        torch.randn(8, 2)  # the global RNG
         torch.rand(3)
 
     watched = fresh(kind, hidden, 3)
@@ -248,7 +251,8 @@ def test_fused_adam_matches_torch_adam_bit_for_bit(small_train):
     for _ in range(20):
         for model, optimizer in zip(models, (ours, theirs), strict=True):
             optimizer.zero_grad()
-            sum(model.loss_terms(x, torch.Generator().manual_seed(0)).values()).backward()
+            noise = model.draw_noise(len(x), torch.Generator().manual_seed(0))
+            sum(model.loss_terms(x, noise).values()).backward()
             optimizer.step()
     for a, b in zip(models[0].parameters(), models[1].parameters(), strict=True):
         assert torch.equal(a, b)

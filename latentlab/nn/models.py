@@ -42,6 +42,14 @@ class LatentModel(nn.Module):
         """Images in [0, 1], flattened to 784, for codes z."""
         return torch.sigmoid(self.decoder(z))
 
+    def draw_noise(self, n: int, generator: torch.Generator) -> torch.Tensor | None:
+        """The random numbers one training step on `n` images uses (None: the model draws none).
+
+        They are drawn outside the loss, from the caller's generator, so that a loss is a pure
+        function of its inputs and several seeds' models can be trained as one batched model.
+        """
+        return None
+
     @torch.no_grad()
     def decode_grid(self, codes: np.ndarray) -> np.ndarray:
         """Decoded tiles, rows x cols x 28 x 28 in [0, 1], for a rows x cols x 2 grid of codes."""
@@ -66,7 +74,7 @@ class AutoEncoder(LatentModel):
         return self.decode_logits(self.encode(x))
 
     def loss_terms(
-        self, x: torch.Tensor, generator: torch.Generator | None = None
+        self, x: torch.Tensor, noise: torch.Tensor | None = None
     ) -> dict[str, torch.Tensor]:
         """The per-image loss terms on batch x; the training loss is their sum."""
         return {"bce": reconstruction_bce(self(x), x)}
@@ -83,20 +91,27 @@ class VariationalAutoEncoder(LatentModel):
         mu, logvar = self.encoder(x).chunk(2, dim=-1)
         return mu, logvar
 
+    def draw_noise(self, n: int, generator: torch.Generator) -> torch.Tensor:
+        """eps ~ N(0, I) of the reparameterisation, one row per image."""
+        return torch.randn((n, self.latent_dim), generator=generator, device=generator.device)
+
     def forward(
-        self, x: torch.Tensor, generator: torch.Generator | None = None
+        self, x: torch.Tensor, eps: torch.Tensor
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """Reconstruction logits from one reparameterised sample, with mu and log sigma^2."""
+        """Reconstruction logits from the reparameterised sample mu + sigma * eps, with mu and
+        log sigma^2 (eps from draw_noise)."""
         mu, logvar = self.encode(x)
-        eps = torch.randn(mu.shape, generator=generator, device=mu.device, dtype=mu.dtype)
         z = mu + torch.exp(0.5 * logvar) * eps
         return self.decode_logits(z), mu, logvar
 
     def loss_terms(
-        self, x: torch.Tensor, generator: torch.Generator | None = None
+        self, x: torch.Tensor, noise: torch.Tensor | None = None
     ) -> dict[str, torch.Tensor]:
-        """The per-image negative ELBO on batch x, as its reconstruction and KL terms."""
-        logits, mu, logvar = self(x, generator)
+        """The per-image negative ELBO on batch x, as its reconstruction and KL terms (noise:
+        the eps of draw_noise)."""
+        if noise is None:
+            raise ValueError("a VAE's loss needs the eps of draw_noise")
+        logits, mu, logvar = self(x, noise)
         return {"bce": reconstruction_bce(logits, x), "kl": kl_to_standard_normal(mu, logvar)}
 
 
