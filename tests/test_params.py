@@ -155,6 +155,8 @@ BAD = [
     ("device", "cuda:0", ["device", "one of auto, cpu, cuda"]),
     ("device", None, ["device", "one of auto, cpu, cuda"]),
     ("device", DELETE, ["device", "missing"]),
+    ("precision", "bfloat16", ["precision", "'bfloat16'", "one of auto, fp32, bf16"]),
+    ("precision", DELETE, ["precision", "missing"]),
     # seeds
     ("seeds", [], ["seeds", "list of positive integers", "not empty"]),
     ("seeds", 1, ["seeds", "list of positive integers"]),
@@ -333,6 +335,8 @@ GOOD = [
     ("device", "auto"),
     ("device", "cpu"),
     ("device", "cuda"),  # a value; whether a GPU is visible is the validate stage's check
+    ("precision", "fp32"),
+    ("precision", "bf16"),
     ("seeds", [1]),
     ("seeds", [3, 1, 2]),
     ("seeds", [SEED_MAX]),

@@ -3,6 +3,7 @@ callback sees every epoch without changing the training; and the torch runtime i
 
 from __future__ import annotations
 
+import logging
 import math
 import sys
 
@@ -14,11 +15,13 @@ from latentlab import training
 from latentlab.analysis.latent_grid import grid_codes
 from latentlab.core.errors import UserError
 from latentlab.nn import checkpoints, runtime
-from latentlab.nn.models import build_model
+from latentlab.nn.models import AutoEncoder, build_model
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 CPU = torch.device("cpu")
+FP32 = runtime.resolve_runtime("cpu", "fp32")
+BF16 = runtime.resolve_runtime("cpu", "bf16")
 
 
 def fresh(kind: str, hidden: list[int], seed: int) -> torch.nn.Module:
@@ -27,10 +30,14 @@ def fresh(kind: str, hidden: list[int], seed: int) -> torch.nn.Module:
     return build_model(kind, 2, hidden)
 
 
-def run(model, images, **kwargs):
-    settings = {"name": "m", "epochs": 1, "batch_size": 64, "lr": 1e-3, "seed": 1, "device": CPU}
+def run(models, images, **kwargs):
+    """train() on seed -> model (a lone model trains as seed 1, or as kwargs' seed)."""
+    if not isinstance(models, dict):
+        models = {kwargs.pop("seed", 1): models}
+    settings = {"name": "m", "epochs": 1, "batch_size": 64, "lr": 1e-3, "runtime": FP32}
     settings.update(kwargs)
-    return training.train(model, images, progress=False, **settings)
+    history = training.train(models, images, progress=False, **settings)
+    return history if len(history) > 1 else next(iter(history.values()))
 
 
 @torch.no_grad()
@@ -114,6 +121,36 @@ def test_training_seed_alone_changes_the_result(small_train):
     assert not torch.equal(a.encoder[0].weight, b.encoder[0].weight)
 
 
+@pytest.mark.parametrize("precision", [FP32, BF16], ids=["fp32", "bf16"])
+@pytest.mark.parametrize(
+    ("kind", "hidden"), [("ae", []), ("vae", [512]), ("ae", [512])], ids=["ae", "vae", "ae_wide"]
+)
+def test_a_seed_trains_alike_alone_and_beside_other_seeds(small_train, kind, hidden, precision):
+    """Seed 2 alone, and stacked with seeds 1 and 3: the same weights, byte for byte, and the
+    same losses; a short last batch (200 = 3 x 64 + 8) included."""
+    images = small_train[0][:200]
+    alone = {2: fresh(kind, hidden, 2)}
+    together = {seed: fresh(kind, hidden, seed) for seed in (1, 2, 3)}
+    h_alone = run(alone, images, epochs=2, runtime=precision)
+    h_together = run(together, images, epochs=2, runtime=precision)
+    assert h_together[2] == h_alone
+    w_alone, w_together = weights(alone[2]), weights(together[2])
+    for key in w_alone:
+        assert w_alone[key].dtype == torch.float32
+        assert w_alone[key].numpy().tobytes() == w_together[key].numpy().tobytes(), key
+    assert not torch.equal(w_together["decoder.0.weight"], weights(together[1])["decoder.0.weight"])
+    assert h_together[1] != h_together[2] != h_together[3]
+
+
+def test_bf16_trains_close_to_fp32(small_train):
+    """bf16 matmuls change the weights, within what a few epochs' training moves them by."""
+    images = small_train[0][:256]
+    h32 = run(fresh("vae", [64], 1), images, epochs=3, runtime=FP32)
+    h16 = run(fresh("vae", [64], 1), images, epochs=3, runtime=BF16)
+    assert h16[-1]["loss"] == pytest.approx(h32[-1]["loss"], rel=0.01)
+    assert h16[-1]["loss"] != h32[-1]["loss"]  # the products did run in bf16
+
+
 def test_huge_learning_rate_diverges_with_a_named_error(small_train):
     model = fresh("vae", [512], 1)
     with pytest.raises(training.DivergedError) as info:
@@ -125,17 +162,22 @@ def test_huge_learning_rate_diverges_with_a_named_error(small_train):
     assert "vae.lr" in message and "no model was written" in message
 
 
-def _nan_at(model, call: int) -> list[int]:
-    """Make the model's loss NaN from its `call`-th evaluation on; returns the count of calls."""
-    real = model.loss_terms
+def _nan_at(monkeypatch, call: int, index: int = 0) -> list[int]:
+    """Make the AE's loss NaN for the index-th stacked seed from its `call`-th evaluation on;
+    returns the count of calls."""
+    real = AutoEncoder.loss_terms
     calls = [0]
 
-    def loss_terms(x, noise=None):
+    def loss_terms(self, x, noise=None):
         calls[0] += 1
-        terms = real(x, noise)
-        return {k: v * math.nan for k, v in terms.items()} if calls[0] >= call else terms
+        terms = real(self, x, noise)
+        if calls[0] >= call:
+            poison = torch.ones(x.shape[0])
+            poison[index] = math.nan
+            terms = {k: v * poison for k, v in terms.items()}
+        return terms
 
-    model.loss_terms = loss_terms
+    monkeypatch.setattr(AutoEncoder, "loss_terms", loss_terms)
     return calls
 
 
@@ -148,12 +190,14 @@ def _nan_at(model, call: int) -> list[int]:
         (200, 2, 153, 2, 53),  # 100 batches an epoch: past a first block of 50 batches
     ],
 )
-def test_divergence_names_model_epoch_and_batch(small_train, n, batch_size, nan_call, epoch, batch):
-    model = fresh("ae", [], 1)
-    calls = _nan_at(model, nan_call)
+def test_divergence_names_model_seed_epoch_and_batch(
+    small_train, monkeypatch, n, batch_size, nan_call, epoch, batch
+):
+    models = {seed: fresh("ae", [], seed) for seed in (4, 7)}
+    calls = _nan_at(monkeypatch, nan_call, index=1)  # seed 7 diverges, seed 4 does not
     with pytest.raises(training.DivergedError) as info:
-        run(model, small_train[0][:n], name="ae_wide", seed=4, epochs=3, batch_size=batch_size)
-    expected = f"ae_wide seed 4 diverged: the loss is nan at epoch {epoch}, batch {batch};"
+        run(models, small_train[0][:n], name="ae_wide", epochs=3, batch_size=batch_size)
+    expected = f"ae_wide seed 7 diverged: the loss is nan at epoch {epoch}, batch {batch};"
     assert expected in str(info.value)
     assert calls[0] == nan_call  # on a CPU it stops at once: not one batch more
 
@@ -163,28 +207,36 @@ def weights(model: torch.nn.Module) -> dict[str, torch.Tensor]:
 
 
 @pytest.mark.parametrize(("kind", "hidden"), [("ae", []), ("vae", [32])], ids=["ae", "vae"])
-def test_on_epoch_is_called_after_every_epoch_with_its_means(small_train, kind, hidden):
+def test_on_epoch_is_called_after_every_epoch_with_its_means(
+    small_train, monkeypatch, kind, hidden
+):
     images = small_train[0][:130]  # 64 + 64 + 2: a short last batch
-    model = fresh(kind, hidden, 2)
-    calls: list[tuple[int, dict[str, float], bool]] = []
+    models = {seed: fresh(kind, hidden, seed) for seed in (2, 5)}
+    calls: list[tuple[int, dict[int, dict[str, float]], list[bool], dict]] = []
     modes_in_training: list[bool] = []
-    real_loss_terms = model.loss_terms
+    cls = type(models[2])
+    real_loss_terms = cls.loss_terms
 
-    def loss_terms(x, noise=None):
-        modes_in_training.append(model.training)
-        return real_loss_terms(x, noise)
+    def loss_terms(self, x, noise=None):
+        modes_in_training.append(self.training)
+        return real_loss_terms(self, x, noise)
 
-    model.loss_terms = loss_terms
+    monkeypatch.setattr(cls, "loss_terms", loss_terms)
 
-    def on_epoch(epoch: int, means: dict[str, float]) -> None:
-        calls.append((epoch, dict(means), model.training))
+    def on_epoch(epoch: int, means: dict[int, dict[str, float]]) -> None:
+        modes = [m.training for m in models.values()]
+        calls.append((epoch, {s: dict(m) for s, m in means.items()}, modes, weights(models[5])))
 
-    history = run(model, images, name=kind, epochs=3, seed=2, on_epoch=on_epoch)
+    history = run(models, images, name=kind, epochs=3, on_epoch=on_epoch)
     assert [c[0] for c in calls] == [1, 2, 3]
-    assert [c[1] for c in calls] == history  # the epoch's means, as returned
-    assert all(not training_mode for _, _, training_mode in calls)  # eval mode in the callback
+    for epoch, means, modes, _ in calls:
+        assert means == {s: h[epoch - 1] for s, h in history.items()}  # the epoch's, by seed
+        assert modes == [False, False]  # every model in eval mode in the callback
     assert len(modes_in_training) == 9 and all(modes_in_training)  # train mode in every batch
-    assert not model.training
+    # Each call saw the weights of that epoch: they changed between the calls.
+    assert not torch.equal(calls[0][3]["decoder.0.weight"], calls[1][3]["decoder.0.weight"])
+    for key, value in weights(models[5]).items():
+        assert torch.equal(calls[2][3][key], value), key
 
 
 @pytest.mark.parametrize(("kind", "hidden"), [("ae", []), ("vae", [32])], ids=["ae", "vae"])
@@ -196,7 +248,7 @@ def test_on_epoch_does_not_change_the_trained_weights(small_train, kind, hidden)
     h_plain = run(plain, images, name=kind, epochs=2, seed=3)
     maps = []
 
-    def on_epoch(epoch: int, means: dict[str, float]) -> None:
+    def on_epoch(epoch: int, means: dict[int, dict[str, float]]) -> None:
         maps.append(watched.decode_grid(codes))  # as stages/train.py's progress map
         x = runtime.as_pixels(images[:8], CPU)
         watched.loss_terms(x, watched.draw_noise(8, torch.Generator()))
@@ -215,22 +267,22 @@ def test_on_epoch_does_not_change_the_trained_weights(small_train, kind, hidden)
     np.testing.assert_allclose(maps[1], watched.decode_grid(codes), rtol=0, atol=0)
 
 
-def test_on_epoch_is_not_called_after_a_divergence(small_train):
+def test_on_epoch_is_not_called_after_a_divergence(small_train, monkeypatch):
     model = fresh("ae", [], 1)
-    _nan_at(model, 5)  # in the second epoch (4 batches an epoch)
+    _nan_at(monkeypatch, 5)  # in the second epoch (4 batches an epoch)
     epochs: list[int] = []
     with pytest.raises(training.DivergedError):
         run(model, small_train[0][:256], epochs=3, on_epoch=lambda e, m: epochs.append(e))
     assert epochs == [1]
 
 
-def test_make_optimizer_is_the_fused_adam_on_a_cpu():
-    model = fresh("ae", [], 0)
-    optimizer = runtime.make_optimizer(model, 1e-3, CPU)
-    assert isinstance(optimizer, runtime.FusedAdam)
-    assert optimizer.lr == 1e-3 and optimizer.params == list(model.parameters())
-    other = runtime.make_optimizer(model, 1e-3, torch.device("meta"))  # no fused kernel
-    assert isinstance(other, torch.optim.Adam)
+def test_make_optimizer_is_torch_s_fused_adam():
+    params = list(fresh("ae", [], 0).parameters())
+    optimizer = runtime.make_optimizer(params, 1e-3, CPU)
+    assert isinstance(optimizer, torch.optim.Adam)
+    assert optimizer.defaults["fused"] and optimizer.defaults["lr"] == 1e-3
+    assert optimizer.param_groups[0]["params"] == params
+    assert not runtime.make_optimizer(params, 1e-3, torch.device("meta")).defaults["fused"]
 
 
 def test_resolve_device():
@@ -242,20 +294,47 @@ def test_resolve_device():
             runtime.resolve_device("cuda")
 
 
-def test_fused_adam_matches_torch_adam_bit_for_bit(small_train):
-    """Our direct call of the fused kernel is torch.optim.Adam(fused=True), step for step."""
-    x = runtime.as_pixels(small_train[0][:64], CPU)
-    models = [fresh("vae", [512], 3), fresh("vae", [512], 3)]
-    ours = runtime.FusedAdam(models[0].parameters(), lr=1e-3)
-    theirs = torch.optim.Adam(models[1].parameters(), lr=1e-3, fused=True)
-    for _ in range(20):
-        for model, optimizer in zip(models, (ours, theirs), strict=True):
-            optimizer.zero_grad()
-            noise = model.draw_noise(len(x), torch.Generator().manual_seed(0))
-            sum(model.loss_terms(x, noise).values()).backward()
-            optimizer.step()
-    for a, b in zip(models[0].parameters(), models[1].parameters(), strict=True):
-        assert torch.equal(a, b)
+@pytest.mark.parametrize(
+    ("features", "auto"),
+    [({"amx_bf16": True}, "bf16"), ({"avx512_bf16": True}, "bf16"), ({"avx2": True}, "fp32")],
+)
+def test_precision_auto_is_bf16_where_the_cpu_has_it_natively(monkeypatch, features, auto):
+    monkeypatch.setattr(torch.cpu, "get_capabilities", lambda: {"cpu_name": "Some CPU", **features})
+    got = runtime.resolve_runtime("cpu", "auto")
+    assert got.precision == auto and got.device == CPU
+    assert ("Some CPU has" in got.reason) == (auto == "bf16")
+    assert runtime.resolve_runtime("cpu", "fp32").dtype == torch.float32
+    assert runtime.resolve_runtime("cpu", "bf16").dtype == torch.bfloat16
+    assert ("emulated" in runtime.resolve_runtime("cpu", "bf16").reason) == (auto == "fp32")
+
+
+def test_setup_says_the_precision_in_one_log_line(caplog):
+    log = logging.getLogger("some stage")
+    with caplog.at_level(logging.INFO, logger="some stage"):
+        got = runtime.setup("cpu", "bf16", log)
+    assert got.dtype == torch.bfloat16
+    assert [r.getMessage() for r in caplog.records] == [
+        "torch on cpu, matmuls and convolutions in bf16 (precision bf16"
+        + ("" if runtime.native_bf16(CPU) else ", emulated")
+        + "); losses, weights and measures in fp32"
+    ]
+
+
+def test_under_bf16_the_matmuls_run_in_bf16_and_the_outputs_are_fp32():
+    model = fresh("vae", [64], 0).eval()
+    x = torch.rand(4, 784, generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        exact = model.decode(model.encode(x)[0])
+        with BF16.autocast():
+            hidden = model.encoder[0](x)
+            mu, logvar = model.encode(x)
+            images = model.decode(mu)
+        with FP32.autocast():
+            assert model.encoder[0](x).dtype == torch.float32
+    assert hidden.dtype == torch.bfloat16
+    assert mu.dtype == logvar.dtype == images.dtype == torch.float32
+    torch.testing.assert_close(images, exact, atol=0.02, rtol=0)
+    assert not torch.equal(images, exact)
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="counts glibc page faults")

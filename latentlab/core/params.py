@@ -23,6 +23,7 @@ PARAMS_FILE = Path("params.yaml")
 PIPELINE_FILE = Path("dvc.yaml")
 MODEL_KINDS = ("ae", "vae")
 DEVICES = ("auto", "cpu", "cuda")
+PRECISIONS = ("auto", "fp32", "bf16")  # latentlab/nn/runtime.py says what each means
 NO_CUDA = "params.yaml: device is 'cuda', but no CUDA GPU is visible; use auto or cpu"
 MAP_LATENT_DIM = 2
 SEED_MAX = 2**32 - 1  # numpy's legacy generators take seeds below 2**32; torch takes more
@@ -141,6 +142,7 @@ class Params:
     sources: list[str]
     limit: int
     device: str
+    precision: str
     seeds: list[int]
     models: dict[str, ModelParams]  # every model section, declared in dvc.yaml or set aside
     progress_map: SquareParams
@@ -266,6 +268,7 @@ TOP_FIELDS = (
     "paths",
     "evaluate",
     "report",
+    "precision",
 )
 
 
@@ -374,6 +377,8 @@ def validate(raw: Any, declared: list[str]) -> Params:
     limit = _int("data.limit", data["limit"], 0, SPLIT_SIZES["train"], "(0 means all images)")
     if top["device"] not in DEVICES:
         raise _fail("device", top["device"], f"one of {', '.join(DEVICES)}")
+    if top["precision"] not in PRECISIONS:
+        raise _fail("precision", top["precision"], f"one of {', '.join(PRECISIONS)}")
     seeds = _seeds("seeds", top["seeds"], MAX_SEEDS)
 
     pm = _section("progress_map", top["progress_map"], ("grid", "range"))
@@ -518,6 +523,7 @@ def validate(raw: Any, declared: list[str]) -> Params:
         sources=sources,
         limit=limit,
         device=top["device"],
+        precision=top["precision"],
         seeds=seeds,
         models=models,
         progress_map=progress_map,

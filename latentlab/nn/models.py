@@ -14,14 +14,24 @@ from latentlab.nn.losses import kl_to_standard_normal, reconstruction_bce
 PIXELS = IMAGE_SIDE * IMAGE_SIDE
 
 
+class Float32(nn.Module):
+    """Its input as fp32: under bf16 autocast a linear layer's output is bf16, and the losses
+    and every measure are computed in fp32."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """x, cast to fp32 (no copy when it is fp32 already)."""
+        return x.float()
+
+
 def mlp(sizes: list[int]) -> nn.Sequential:
-    """Linear layers through `sizes` with ReLU between them (none after the last)."""
+    """Linear layers through `sizes` with ReLU between them (none after the last), and an fp32
+    output whatever precision the layers ran in."""
     layers: list[nn.Module] = []
     for i, (n_in, n_out) in enumerate(itertools.pairwise(sizes)):
         if i:
             layers.append(nn.ReLU())
         layers.append(nn.Linear(n_in, n_out))
-    return nn.Sequential(*layers)
+    return nn.Sequential(*layers, Float32())
 
 
 class LatentModel(nn.Module):
