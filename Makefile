@@ -23,8 +23,10 @@ quick: setup data  ## a scratch experiment on a small subset; add params with AR
 check-results: setup  ## does this workspace's run agree with the committed one?
 	python -m scripts.check_results
 
+# `make bench BASELINE=a3d5f98` (or ARGS="--baseline a3d5f98") also runs that revision's full
+# pipeline in the same run, for the comparison.
 bench: setup data  ## the speed benchmark; writes benchmarks/RESULTS.md
-	python -m benchmarks.bench
+	python -m benchmarks.bench $(if $(BASELINE),--baseline $(BASELINE)) $(ARGS)
 
 lint: setup
 	ruff check .

@@ -1,14 +1,17 @@
-"""One training epoch, in this process: the matmul floor, our VAE and AE, the lab notebook's loop.
+"""One training epoch, in this process: the matmul floors, our VAE and AE, the lab notebook's loop.
 
 The measures are interleaved and repeated: other work on the machine only ever adds time, so each
 measure's best counts, and a ratio is taken between neighbours in time (a slow spell of the host
 then slows both), its median over the repeats that other processes left undisturbed.
-- the floor: the float32 matrix products of one VAE epoch (forward and backward of its linear
-  layers at the params' batch size, no input gradient for the first layer), with torch.addmm and
-  torch.mm on exactly its shapes, back to back for as many batches as an epoch has;
-- one epoch of latentlab.training.train for the VAE and the AE (params.yaml `vae`, `ae`);
+- the floors: the matrix products of one VAE epoch (forward and backward of its linear layers at
+  the params' batch size, no input gradient for the first layer), with torch.addmm and torch.mm
+  on exactly its shapes, back to back for as many batches as an epoch has, once in fp32 and once
+  in bf16 (the GEMM rates of the two precisions);
+- the marginal epoch per seed of latentlab.training.train for the VAE and the AE (params.yaml
+  `vae`, `ae`) with the default seeds trained together and the default precision: the time from
+  the end of the first epoch to the end of the second, divided by the number of seeds;
 - one epoch of the lab notebook's loop on the same VAE: torchvision's FashionMNIST and
-  DataLoader, sigmoid outputs with F.binary_cross_entropy, torch.optim.Adam.
+  DataLoader, sigmoid outputs with F.binary_cross_entropy, torch.optim.Adam, fp32.
 """
 
 from __future__ import annotations
@@ -28,19 +31,31 @@ from latentlab.core import params
 from latentlab.core.fashion_mnist import load_split
 from latentlab.nn.losses import kl_to_standard_normal
 from latentlab.nn.models import LatentModel, build_model
-from latentlab.nn.runtime import keep_freed_memory
+from latentlab.nn.runtime import keep_freed_memory, native_bf16, resolve_runtime
 from latentlab.training import train
 
-MEASURES = ("floor", "ours_vae", "lab_vae", "ours_ae")  # the order of each repeat
+MEASURES = ("floor", "floor_bf16", "ours_vae", "lab_vae", "ours_ae")  # the order of each repeat
+CPU = torch.device("cpu")
 
 
 def torch_info() -> dict[str, str]:
-    """Torch's version and thread count, for the machine table."""
-    return {"torch": torch.__version__, "torch threads": str(torch.get_num_threads())}
+    """Torch's version and thread count, what it says of the CPU's bf16, and the precision the
+    default params run in here, for the machine table."""
+    p = params.load()
+    return {
+        "torch": torch.__version__,
+        "torch threads": str(torch.get_num_threads()),
+        "cpu (torch)": str(torch.cpu.get_capabilities().get("cpu_name", "?")),
+        "native bf16": native_bf16(CPU) or "no",
+        "precision": f"{p.precision}: {resolve_runtime('cpu', p.precision).precision}",
+    }
 
 
-def matmul_floor(model: nn.Module, n: int, batch_size: int) -> tuple[float, float]:
-    """Seconds and FLOPs of the matrix products of one epoch of `model`'s linear layers.
+def matmul_floor(
+    model: nn.Module, n: int, batch_size: int, dtype: torch.dtype = torch.float32
+) -> tuple[float, float]:
+    """Seconds and FLOPs of the matrix products of one epoch of `model`'s linear layers, with
+    operands of `dtype` (fp32 or bf16).
 
     nn.Linear computes x @ W^T + b forward (addmm), grad^T @ x for the weight gradient and
     grad @ W for the input gradient (mm); the first layer needs no input gradient. Operands stay
@@ -54,10 +69,10 @@ def matmul_floor(model: nn.Module, n: int, batch_size: int) -> tuple[float, floa
             continue
         products: list[Callable[[], object]] = []
         for i, layer in enumerate(linears):
-            w = torch.randn(layer.out_features, layer.in_features)
-            b = torch.randn(layer.out_features)
-            x = torch.randn(rows, layer.in_features)
-            g = torch.randn(rows, layer.out_features)
+            w = torch.randn(layer.out_features, layer.in_features, dtype=dtype)
+            b = torch.randn(layer.out_features, dtype=dtype)
+            x = torch.randn(rows, layer.in_features, dtype=dtype)
+            g = torch.randn(rows, layer.out_features, dtype=dtype)
             products.append(lambda x=x, w=w, b=b: torch.addmm(b, x, w.t()))
             products.append(lambda x=x, g=g: torch.mm(g.t(), x))
             flops += count * 2 * 2 * rows * layer.in_features * layer.out_features
@@ -130,6 +145,8 @@ class Epochs:
 
     images: int
     threads: int
+    seeds: int = 1  # trained together in each of our epochs
+    native_bf16: bool = False
     timings: dict[str, Timing] = field(default_factory=lambda: {m: Timing() for m in MEASURES})
     flops: float = 0.0
     loads: list[str] = field(default_factory=list)
@@ -154,8 +171,32 @@ class Epochs:
         return statistics.median(self.ratios(numerator, denominator))
 
 
+def marginal_epoch(
+    mp: params.ModelParams, images, seeds: list[int], precision: str
+) -> tuple[float, dict[str, torch.Tensor]]:
+    """Seconds of our second epoch per seed (the first one's end to the second's, all `seeds`
+    trained together), and the first seed's weights after it."""
+    models = {}
+    for seed in seeds:
+        torch.manual_seed(seed)  # the initial weights too: the same seed must give the same model
+        models[seed] = build_model(mp.kind, mp.latent_dim, mp.hidden)
+    ends: list[float] = []
+    train(
+        models,
+        images,
+        name=mp.name,
+        epochs=2,
+        batch_size=mp.batch_size,
+        lr=mp.lr,
+        runtime=resolve_runtime("cpu", precision),
+        progress=False,
+        on_epoch=lambda epoch, means: ends.append(time.perf_counter()),
+    )
+    return (ends[1] - ends[0]) / len(seeds), models[seeds[0]].state_dict()
+
+
 def measure_epochs(root: Path, repeats: int, max_wait: float, limit: int = 0) -> Epochs:
-    """The floor, our VAE and AE epochs and the lab's VAE epoch, interleaved `repeats` times.
+    """The floors, our VAE and AE epochs and the lab's VAE epoch, interleaved `repeats` times.
 
     `root` holds the Fashion-MNIST files (as latentlab.download.fetch leaves them); `limit` > 0
     uses only the first `limit` training images.
@@ -163,36 +204,26 @@ def measure_epochs(root: Path, repeats: int, max_wait: float, limit: int = 0) ->
     p = params.load()
     vae, ae = p.model("vae"), p.model("ae")
     images, _ = load_split(root, "train", limit)
-    device = torch.device("cpu")
-    # train() sets this for its whole process; setting it first gives every measure, the floor
+    # train() sets this for its whole process; setting it first gives every measure, the floors
     # and the lab's loop included, the same allocator from the first repeat on.
     keep_freed_memory()
-    result = Epochs(images=len(images), threads=torch.get_num_threads())
+    result = Epochs(
+        images=len(images),
+        threads=torch.get_num_threads(),
+        seeds=len(p.seeds),
+        native_bf16=native_bf16(CPU) is not None,
+    )
     states: list[dict[str, torch.Tensor]] = []
 
     def ours(mp: params.ModelParams) -> float:
-        torch.manual_seed(1)  # the initial weights too: the same seed must give the same model
-        model = build_model(mp.kind, mp.latent_dim, mp.hidden)
-        start = time.perf_counter()
-        train(
-            model,
-            images,
-            name=mp.name,
-            epochs=1,
-            batch_size=mp.batch_size,
-            lr=mp.lr,
-            seed=1,
-            device=device,
-            progress=False,
-        )
-        seconds = time.perf_counter() - start
-        if mp is vae:  # same seed every time: the weights must come out bit for bit the same
-            states.append(model.state_dict())
+        seconds, state = marginal_epoch(mp, images, p.seeds, p.precision)
+        if mp is vae:  # same seeds every time: the weights must come out bit for bit the same
+            states.append(state)
         return seconds
 
-    def floor() -> float:
+    def floor(dtype: torch.dtype) -> float:
         model = build_model(vae.kind, vae.latent_dim, vae.hidden)
-        seconds, result.flops = matmul_floor(model, len(images), vae.batch_size)
+        seconds, result.flops = matmul_floor(model, len(images), vae.batch_size, dtype)
         return seconds
 
     def lab() -> float:
@@ -201,7 +232,8 @@ def measure_epochs(root: Path, repeats: int, max_wait: float, limit: int = 0) ->
         return lab_epoch(model, root, vae.batch_size, vae.lr, limit)
 
     runs: dict[str, Callable[[], float]] = {
-        "floor": floor,
+        "floor": lambda: floor(torch.float32),
+        "floor_bf16": lambda: floor(torch.bfloat16),
         "ours_vae": lambda: ours(vae),
         "lab_vae": lab,
         "ours_ae": lambda: ours(ae),

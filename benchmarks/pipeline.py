@@ -278,14 +278,29 @@ def quick_loop(cwd: Path, max_wait: float = 0.0) -> Quick:
     return Quick(run, {key: before[key] == after[key] for key in before})
 
 
-def import_seconds(cwd: Path, module: str, calls: int = 3) -> float:
-    """The fastest of `calls` fresh interpreters that only import `module`."""
+def import_seconds(cwd: Path, module: str, calls: int = 3, then: str = "") -> float:
+    """The fastest of `calls` fresh interpreters that only import `module` (and run `then`)."""
     best = float("inf")
     for _ in range(calls):
         start = time.perf_counter()
-        subprocess.run([sys.executable, "-c", f"import {module}"], cwd=cwd, check=True)
+        code = f"import {module}; {then}" if then else f"import {module}"
+        subprocess.run([sys.executable, "-c", code], cwd=cwd, check=True)
         best = min(best, time.perf_counter() - start)
     return best
+
+
+# The first torch.optim optimizer of a process imports torch._dynamo; a direct call of the fused
+# kernel (torch._fused_adam_, private) would not.
+MAKE_ADAM = "torch.optim.Adam([torch.zeros(1, requires_grad=True)], fused=True)"
+OPTIMIZER_STAGES = ("train", "judge")  # the kinds of stage that build an optimizer
+
+
+def adam_startup(cwd: Path, calls: int = 3) -> float:
+    """Seconds a process spends on building its first torch.optim.Adam: a fresh interpreter
+    that imports torch and builds one, less one that only imports torch (best of `calls`)."""
+    return max(
+        import_seconds(cwd, "torch", calls, MAKE_ADAM) - import_seconds(cwd, "torch", calls), 0.0
+    )
 
 
 @dataclass
@@ -302,6 +317,9 @@ class Pipeline:
     loads: dict[str, str] = field(default_factory=dict)
     baseline: Run | None = None
     baseline_rev: str = ""  # the baseline's full commit hash
+    # torch.optim.Adam's start-up seconds in one process, and the stages of the full repro that
+    # pay it
+    adam_startup: tuple[float, int] | None = None
 
 
 def prepare(cwd: Path, smoke: bool) -> None:
@@ -360,7 +378,20 @@ def measure_pipeline(
         for module in modules:
             wait_for_quiet(max_wait)
             imports[module] = import_seconds(copy, f"stages.{module}", import_calls)
+        wait_for_quiet(max_wait)
+        adam = adam_startup(copy, import_calls)
         loads["after imports"] = load_average()
+    optimizers = sum(s.kind in OPTIMIZER_STAGES for s in full.stages)
     return Pipeline(
-        full, processes, noops, change, latent_map, quick, imports, loads, base, baseline or ""
+        full,
+        processes,
+        noops,
+        change,
+        latent_map,
+        quick,
+        imports,
+        loads,
+        base,
+        baseline or "",
+        (adam, optimizers),
     )

@@ -4,15 +4,18 @@ say which measures a blur or a ghost fools."""
 
 import logging
 
+import torch
+
 from latentlab import calibration
 from latentlab.analysis.realism import real_subsets, subset_balls
 from latentlab.core import paths
 from latentlab.core.artifacts import write_json
 from latentlab.core.errors import stage_entry
 from latentlab.core.fashion_mnist import load_split
+from latentlab.core.params import Params
 from latentlab.core.paths import DATA_ROOT
 from latentlab.judge.network import load_panel
-from latentlab.nn.runtime import resolve_device
+from latentlab.nn.runtime import setup
 from stages import log_written, stage_params
 
 log = logging.getLogger("calibrate")
@@ -22,8 +25,14 @@ log = logging.getLogger("calibrate")
 def main() -> None:
     """Measure the reference images with every judge."""
     p, _ = stage_params(__doc__)
+    runtime = setup(p.device, p.precision, log)
+    with runtime.autocast():  # the judges' convolutions and matmuls
+        _calibrate(p, runtime.device)
+
+
+def _calibrate(p: Params, device: torch.device) -> None:
+    """The reference sets, measured by every judge on `device`."""
     lm, r = p.latent_map, p.realism
-    device = resolve_device(p.device)
     panel = load_panel(p.judge.seeds, p.judge.channels, device)
     real = panel.test_features
     # The same real subsets and balls as the render stage's, and as many images as a map's tiles.

@@ -11,9 +11,10 @@ from latentlab.core import paths
 from latentlab.core.artifacts import save_arrays, write_json
 from latentlab.core.errors import stage_entry
 from latentlab.core.fashion_mnist import load_split
+from latentlab.core.params import ModelParams, Params
 from latentlab.core.paths import DATA_ROOT
 from latentlab.nn.models import VariationalAutoEncoder
-from latentlab.nn.runtime import as_pixels, resolve_device
+from latentlab.nn.runtime import as_pixels, setup
 from latentlab.nn.trained import load_trained
 from stages import log_written, stage_params
 
@@ -24,8 +25,14 @@ log = logging.getLogger("evaluate")
 def main() -> None:
     """Evaluate every seed of the model named on the command line."""
     p, mp = stage_params(__doc__, per_model=True)
+    runtime = setup(p.device, p.precision, log)
+    with runtime.autocast():  # the models' matmuls
+        _evaluate(p, mp, runtime.device)
+
+
+def _evaluate(p: Params, mp: ModelParams, device: torch.device) -> None:
+    """Every measure of every seed's model, on `device`."""
     e = p.evaluate
-    device = resolve_device(p.device)
     train_images, train_labels = load_split(DATA_ROOT, "train", p.limit)
     test_images, test_labels = load_split(DATA_ROOT, "test", p.limit)
     train_pixels = as_pixels(train_images, device)

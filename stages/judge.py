@@ -14,7 +14,7 @@ from latentlab.core.paths import DATA_ROOT, JUDGE
 from latentlab.judge.network import judge_images
 from latentlab.judge.training import train_judge
 from latentlab.nn.checkpoints import save_weights
-from latentlab.nn.runtime import resolve_device
+from latentlab.nn.runtime import setup
 from stages import log_written, stage_params
 
 log = logging.getLogger("judge")
@@ -25,7 +25,7 @@ def main() -> None:
     """Train the judges on the training set and measure each on the test set."""
     p, _ = stage_params(__doc__)
     j = p.judge
-    device = resolve_device(p.device)
+    runtime = setup(p.device, p.precision, log)
     train_images, train_labels = load_split(DATA_ROOT, "train", p.limit)
     test_images, test_labels = load_split(DATA_ROOT, "test", p.limit)
     curves = []  # every judge's epochs, for one plot with the seeds overlaid
@@ -33,14 +33,7 @@ def main() -> None:
     trained = {}  # saved once every judge has trained, so a diverged one leaves no judge behind
     with Live(str(JUDGE), dvcyaml=None, save_dvc_exp=False) as live:
         for i, seed in enumerate(j.seeds, 1):
-            log.info(
-                "judge %d/%d (seed %d) on %d images on %s",
-                i,
-                len(j.seeds),
-                seed,
-                len(train_images),
-                device,
-            )
+            log.info("judge %d/%d (seed %d) on %d images", i, len(j.seeds), seed, len(train_images))
             model, history = train_judge(
                 train_images,
                 train_labels,
@@ -49,13 +42,14 @@ def main() -> None:
                 batch_size=j.batch_size,
                 lr=j.lr,
                 seed=seed,
-                device=str(device),
+                runtime=runtime,
             )
             for row in history:
                 live.step = row["epoch"]
                 live.log_metric(f"seed{seed}/loss", row["loss"])
                 curves.append({"epoch": row["epoch"], "seed": seed, "loss": row["loss"]})
-            probs, test_features = judge_images(model, test_images)
+            with runtime.autocast():
+                probs, test_features = judge_images(model, test_images)
             features.append(test_features)
             test_accuracy = float(np.mean(probs.argmax(axis=1) == test_labels))
             live.summary[f"seed{seed}"] = {

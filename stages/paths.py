@@ -4,6 +4,8 @@ realistically the images change along them; keep the first few paths for the rep
 
 import logging
 
+import torch
+
 from latentlab import interpolation
 from latentlab.analysis.realism import real_subsets, subset_balls
 from latentlab.analysis.transitions import pick_pairs
@@ -11,9 +13,10 @@ from latentlab.core import paths
 from latentlab.core.artifacts import load_arrays, save_arrays, write_json
 from latentlab.core.errors import UserError, stage_entry
 from latentlab.core.fashion_mnist import IMAGE_SIDE, load_split
+from latentlab.core.params import ModelParams, Params
 from latentlab.core.paths import DATA_ROOT
 from latentlab.judge.network import judge_all, load_panel
-from latentlab.nn.runtime import resolve_device
+from latentlab.nn.runtime import setup
 from latentlab.nn.trained import load_trained
 from stages import log_written, stage_params
 
@@ -24,8 +27,14 @@ log = logging.getLogger("paths")
 def main() -> None:
     """Decode and measure the paths of every seed of the model named on the command line."""
     p, mp = stage_params(__doc__, per_model=True)
+    runtime = setup(p.device, p.precision, log)
+    with runtime.autocast():  # the matmuls and convolutions of the models and the judges
+        _paths(p, mp, runtime.device)
+
+
+def _paths(p: Params, mp: ModelParams, device: torch.device) -> None:
+    """Every seed's paths, decoded and measured on `device`."""
     pp = p.paths
-    device = resolve_device(p.device)
     panel = load_panel(p.judge.seeds, p.judge.channels, device)
     test_images, test_labels = load_split(DATA_ROOT, "test", p.limit)
     try:

@@ -7,6 +7,7 @@ One stage per model renders every seed: a map takes a fraction of a second, a pr
 
 import logging
 
+import torch
 from PIL import Image
 
 from latentlab import rendering
@@ -16,8 +17,9 @@ from latentlab.core import paths
 from latentlab.core.artifacts import atomic_path, load_arrays, save_arrays, write_json
 from latentlab.core.errors import stage_entry
 from latentlab.core.fashion_mnist import IMAGE_SIDE
+from latentlab.core.params import ModelParams, Params
 from latentlab.judge.network import judge_all, load_panel
-from latentlab.nn.runtime import resolve_device
+from latentlab.nn.runtime import setup
 from latentlab.nn.trained import load_trained
 from stages import log_written, stage_params
 
@@ -28,8 +30,14 @@ log = logging.getLogger("render")
 def main() -> None:
     """Render and measure the maps of every seed of the model named on the command line."""
     p, mp = stage_params(__doc__, per_model=True)
+    runtime = setup(p.device, p.precision, log)
+    with runtime.autocast():  # the matmuls and convolutions of the models and the judges
+        _render(p, mp, runtime.device)
+
+
+def _render(p: Params, mp: ModelParams, device: torch.device) -> None:
+    """Every seed's maps and prior samples, decoded and measured on `device`."""
     lm = p.latent_map
-    device = resolve_device(p.device)
     panel = load_panel(p.judge.seeds, p.judge.channels, device)
     real = panel.test_features
     subsets = real_subsets(len(real[0]), lm.grid**2, p.realism.subsets, p.realism.seed)

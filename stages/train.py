@@ -26,8 +26,8 @@ log = logging.getLogger("train")
 def main() -> None:
     """Train the model named on the command line, every seed at once."""
     p, mp = stage_params(__doc__, per_model=True)
-    runtime = setup(p.device, p.precision, log)
     images, _ = load_split(DATA_ROOT, "train", p.limit)
+    runtime = setup(p.device, p.precision, log)
     progress_codes = grid_codes(p.progress_map.grid, p.progress_map.range)
     out = paths.train_dir(mp.name)
     models: dict[int, LatentModel] = {}

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import os
 import shutil
+import subprocess
 import time
 from pathlib import Path
 
@@ -28,7 +29,7 @@ Updating lock file 'dvc.lock'
 Stage 'download' didn't change, skipping
 Running stage 'train@vae':
 > python -m stages.train vae
-vae seed 1 epoch 1/1: loss 270.1
+latentlab.training: vae epoch 1/1: seed 1 loss 270.1
 Updating lock file 'dvc.lock'
 
 Running stage 'report':
@@ -162,35 +163,47 @@ def _verdicts(s: results.Summary) -> dict[str, str]:
 def test_targets_pass_and_fail_at_their_limits() -> None:
     gib = results.GIB
     good = results.Summary(
-        floor_ratio=1.6,
-        floor_ratios=[1.5, 1.6, 1.7],
+        floor_ratio=0.8,
+        floor_ratios=[0.7, 0.8, 0.9],
         deterministic=True,
+        native_bf16=True,
         noop_s=2.49,
         latent_map_s=14.9,
         quick_s=59.0,
         quick_untouched={"dvc.lock": True, "reports/": True},
-        baseline_ratio=1.25,
+        baseline_ratio=1.0,
         slowest_import=("judge", 3.0),
         peak=("evaluate@vae", int(1.5 * gib)),
         worst_stage=("download", 1.5),
+        adam_share=0.02,
     )
     verdicts = _verdicts(good)
-    assert len(verdicts) == 10 and set(verdicts.values()) == {"PASS"}
+    assert len(verdicts) == 11 and set(verdicts.values()) == {"PASS"}
     bad = results.Summary(
-        floor_ratio=1.61,
-        floor_ratios=[1.61],
+        floor_ratio=0.81,
+        floor_ratios=[0.81],
         deterministic=False,
+        native_bf16=True,
         noop_s=2.5,
         latent_map_s=15.0,
         quick_s=60.0,
         quick_untouched={"dvc.lock": True, "reports/": False},
-        baseline_ratio=1.26,
+        baseline_ratio=1.01,
         slowest_import=("judge", 3.01),
         peak=("evaluate@vae", int(1.5 * gib) + 1),
         worst_stage=("report", math.inf),
+        adam_share=0.021,
     )
     verdicts = _verdicts(bad)
-    assert len(verdicts) == 10 and set(verdicts.values()) == {"FAIL"}
+    assert len(verdicts) == 11 and set(verdicts.values()) == {"FAIL"}
+    # Without native bf16 the epoch and the full repro have looser limits, and say so.
+    slower = results.Summary(1.3, [1.3], True, native_bf16=False, baseline_ratio=1.4)
+    verdicts = _verdicts(slower)
+    assert set(verdicts.values()) == {"PASS"}
+    assert any("1.3x of the fp32 floor (no native bf16)" in name for name in verdicts)
+    assert any("1.4x of the baseline (no native bf16)" in name for name in verdicts)
+    slower.floor_ratio, slower.baseline_ratio = 1.31, 1.41
+    assert list(_verdicts(slower).values()) == ["FAIL", "PASS", "FAIL"]
     # Without whole-process measures only the epochs' targets are judged; no baseline, no row.
     assert len(_verdicts(results.Summary(1.0, [1.0], True))) == 2
     assert not any("baseline" in t.name for t in results.targets(results.Summary(1.0, [1.0], True)))
@@ -204,6 +217,7 @@ def test_summary_uses_undisturbed_repeats_and_fails_a_stage_the_watcher_missed()
     e = Epochs(images=60000, threads=2, deterministic=True)
     runs = {
         "floor": [1.0, 1.0, 1.0],
+        "floor_bf16": [0.5, 0.5, 0.5],
         "ours_vae": [1.2, 3.0, 1.4],
         "lab_vae": [3, 3, 3],
         "ours_ae": [1, 1, 1],
@@ -223,12 +237,14 @@ def test_summary_uses_undisturbed_repeats_and_fails_a_stage_the_watcher_missed()
         imports={"train": 1.7, "report": 0.5},
         baseline=_run(10.0, []),
         baseline_rev="4febb0e" + "0" * 33,
+        adam_startup=(0.6, 2),  # two stages of the 12 s repro build an optimizer: 10%
     )
     s = results.summarize(e, p)
     assert s.floor_ratios == pytest.approx([1.2, 1.4]) and s.floor_ratio == pytest.approx(1.3)
     assert s.noop_s == 1.2 and s.baseline_ratio == pytest.approx(1.2)
     assert s.slowest_import == ("train", 1.7) and s.peak == ("train@vae", 700 << 20)
     assert s.worst_stage == ("report", math.inf)  # no process seen for it: it must not pass
+    assert s.adam_share == pytest.approx(0.1)
     text = results.report({"cores": "2"}, e, 3, p)
     assert "| report" in text and "4febb0e" in text and "FAIL" in text
 
@@ -253,3 +269,21 @@ def test_proc_gives_this_process_start_and_peak() -> None:
     peak = procwatch.peak_bytes(Path(f"/proc/{os.getpid()}/status").read_text())
     assert 10 << 20 < peak < 64 << 30  # a Python process with torch loaded
     assert procwatch.peak_bytes("Name: x\n") == 0
+
+
+def test_make_bench_passes_a_baseline_and_other_arguments() -> None:
+    def command(*variables: str) -> str:
+        dry = subprocess.run(
+            ["make", "-n", "bench", *variables], cwd=REPO, capture_output=True, text=True
+        )
+        assert dry.returncode == 0, dry.stderr
+        return next(line for line in dry.stdout.splitlines() if "benchmarks.bench" in line)
+
+    assert command().split() == ["python", "-m", "benchmarks.bench"]
+    assert command("BASELINE=a3d5f98", "ARGS=--repeats 2").split()[3:] == [
+        "--baseline",
+        "a3d5f98",
+        "--repeats",
+        "2",
+    ]
+    assert command("ARGS=--baseline a3d5f98").split()[3:] == ["--baseline", "a3d5f98"]

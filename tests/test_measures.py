@@ -61,7 +61,7 @@ def test_knn_with_k_one_is_the_nearest_neighbour_and_k_too_large_fails() -> None
         evaluation.knn_predict(train, labels, test, k=3)
 
 
-def test_knn_chunking_matches_a_brute_force_vote(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_knn_matches_a_brute_force_vote() -> None:
     rng = np.random.default_rng(0)
     train = rng.normal(size=(300, 2)) * 3
     train_labels = rng.integers(0, 10, size=300)
@@ -73,7 +73,6 @@ def test_knn_chunking_matches_a_brute_force_vote(monkeypatch: pytest.MonkeyPatch
         counts = np.bincount(row, minlength=10)
         winners = set(np.flatnonzero(counts == counts.max()))
         expected.append(next(c for c in row if c in winners))
-    monkeypatch.setattr(evaluation, "KNN_CHUNK", 8)  # 37 rows: five chunks, the last one short
     assert evaluation.knn_predict(train, train_labels, test, k=5).tolist() == expected
 
 

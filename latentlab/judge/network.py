@@ -50,13 +50,18 @@ class Judge(nn.Module):
         self.to(memory_format=torch.channels_last)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """Logits (N x 10) of images N x 1 x 28 x 28 in [0, 1]."""
-        return self.classifier[-1](self.embed(x))
+        """Logits (N x 10) of images N x 1 x 28 x 28 in [0, 1], in fp32."""
+        return self.classify(self.embed(x))
+
+    def classify(self, features: torch.Tensor) -> torch.Tensor:
+        """Logits (N x 10), in fp32, of the features that embed gives."""
+        return self.classifier[-1](features).float()
 
     def embed(self, x: torch.Tensor) -> torch.Tensor:
-        """Penultimate-layer features (N x 8 * channels) of images N x 1 x 28 x 28 in [0, 1]."""
+        """Penultimate-layer features (N x 8 * channels) of images N x 1 x 28 x 28 in [0, 1], in
+        fp32 whatever precision the convolutions and matmuls ran in (bf16 under autocast)."""
         x = x.contiguous(memory_format=torch.channels_last)
-        return self.classifier[:-1](self.features(x).flatten(1))
+        return self.classifier[:-1](self.features(x).flatten(1)).float()
 
 
 def as_image_tensor(images: np.ndarray, device: str = "cpu") -> torch.Tensor:
@@ -88,7 +93,7 @@ def judge_images(
     for i in range(0, x.shape[0], batch_size):
         features = model.embed(x[i : i + batch_size])
         feats.append(features)
-        probs.append(F.softmax(model.classifier[-1](features), dim=1))
+        probs.append(F.softmax(model.classify(features), dim=1))
     if not probs:
         width = model.classifier[-1].in_features
         return np.zeros((0, N_CLASSES), np.float32), np.zeros((0, width), np.float32)

@@ -11,7 +11,7 @@ from tqdm import tqdm
 
 from latentlab.core.errors import UserError
 from latentlab.judge.network import Judge, as_image_tensor
-from latentlab.nn.runtime import keep_freed_memory, make_optimizer
+from latentlab.nn.runtime import CPU_FP32, Runtime, keep_freed_memory, make_optimizer
 
 
 def train_judge(
@@ -23,15 +23,17 @@ def train_judge(
     lr: float,
     seed: int,
     channels: int = 16,
-    device: str = "cpu",
+    runtime: Runtime = CPU_FP32,
     progress: bool = True,
 ) -> tuple[Judge, list[dict]]:
-    """Train a Judge with Adam and cross-entropy; the same seed gives the same weights."""
+    """Train a Judge with Adam and cross-entropy, its convolutions and matmuls in the runtime's
+    precision (the loss in fp32); the same seed gives the same weights."""
     keep_freed_memory()
     torch.manual_seed(seed)
+    device = runtime.device
     model = Judge(channels).to(device)
-    optimizer = make_optimizer(model, lr, torch.device(device))
-    x = as_image_tensor(images, device)
+    optimizer = make_optimizer(model.parameters(), lr, device)
+    x = as_image_tensor(images, str(device))
     y = torch.as_tensor(np.asarray(labels, dtype=np.int64), device=device)
     generator = torch.Generator().manual_seed(seed)
     history = []
@@ -45,7 +47,9 @@ def train_judge(
         batches = tqdm(starts, desc=f"judge epoch {epoch}/{epochs}", disable=bar_off)
         for step, start in enumerate(batches):
             index = order[start : start + batch_size]
-            loss = F.cross_entropy(model(x[index]), y[index])
+            with runtime.autocast():
+                logits = model(x[index])  # fp32 (Judge.forward casts)
+            loss = F.cross_entropy(logits, y[index])
             optimizer.zero_grad()
             loss.backward()
             optimizer.step()

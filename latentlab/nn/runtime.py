@@ -71,6 +71,9 @@ class Runtime:
         return "bf16" if self.dtype == torch.bfloat16 else "fp32"
 
 
+CPU_FP32 = Runtime(torch.device("cpu"), torch.float32, "precision fp32")
+
+
 def resolve_runtime(device: str, precision: str) -> Runtime:
     """The device and precision params made concrete: `auto` precision is bf16 where the device
     has it natively, fp32 elsewhere; fp32 and bf16 are taken as asked."""
