@@ -38,13 +38,13 @@ def test_every_field_takes_an_allowed_value():
         assert m.label and m.label == m.label.strip(), m.name
 
 
-def test_judged_metrics_are_measures_of_decoded_images():
+def test_per_judge_metrics_are_measures_of_decoded_images():
     for m in METRICS:
-        if m.judged:
+        if m.per_judge:
             assert m.stage in ("render", "paths"), m.name
         if m.per_item:  # the report reads each item's value from the paths stage's strips
-            assert m.stage == "paths" and not m.judged, m.name
-    assert {"precision", "coverage", "frechet_distance"} <= {m.name for m in METRICS if m.judged}
+            assert m.stage == "paths" and not m.per_judge, m.name
+    assert {"precision", "coverage", "frechet_distance"} <= {m.name for m in METRICS if m.per_judge}
 
 
 def test_directions_of_the_measures_a_verdict_rests_on():

@@ -26,7 +26,7 @@ class Metric:
     label: str
     stage: str  # train, evaluate, render, paths or judge
     better: str = NEITHER  # NEITHER: descriptive, never a verdict
-    judged: bool = False  # one value per judge
+    per_judge: bool = False  # one value per judge
     per_item: bool = False  # a mean over items (paths) whose every value the stage keeps too
     headline: bool = False
     vae_only: bool = False
@@ -94,7 +94,7 @@ METRICS = (
         "coverage: test images whose {k}-NN ball holds a tile",
         "render",
         HIGHER,
-        judged=True,
+        per_judge=True,
         headline=True,
         meaning="The share of test images whose {k}-nearest-neighbour ball among real images, "
         "in a judge's features, holds at least one map tile (Naeem et al., 2020).",
@@ -104,7 +104,7 @@ METRICS = (
         "classes with {min_tiles}+ confident (p >= {min_confidence:g}), realistic tiles",
         "render",
         HIGHER,
-        judged=True,
+        per_judge=True,
         headline=True,
         resolution=1.0,
         meaning="The classes that own at least {min_tiles} tiles which a judge classifies with "
@@ -116,7 +116,7 @@ METRICS = (
         "inception score of the tiles (judges' classes)",
         "render",
         HIGHER,
-        judged=True,
+        per_judge=True,
         headline=True,
         meaning="How confidently and how evenly a judge spreads the tiles over the ten classes.",
     ),
@@ -125,20 +125,20 @@ METRICS = (
         "precision: tiles inside a test image's {k}-NN ball",
         "render",
         HIGHER,
-        judged=True,
+        per_judge=True,
         headline=True,
         meaning="The share of tiles inside some real image's {k}-NN ball in a judge's features "
         "(Kynkaanniemi et al., 2019): tiles outside every ball look like no real item.",
     ),
     Metric(
-        "density", "density of tiles in test images' {k}-NN balls", "render", HIGHER, judged=True
+        "density", "density of tiles in test images' {k}-NN balls", "render", HIGHER, per_judge=True
     ),
     Metric(
         "frechet_distance",
         "Frechet distance, tiles to test images (judges' features)",
         "render",
         LOWER,
-        judged=True,
+        per_judge=True,
         headline=True,
         meaning="The distance between Gaussians fitted to the tiles' and the test images' "
         "features: FID's formula (Heusel et al., 2017) in a judge's features, so not an "
@@ -164,12 +164,12 @@ METRICS = (
         "precision of the paths' middle images",
         "paths",
         HIGHER,
-        judged=True,
+        per_judge=True,
         headline=True,
         meaning="The share of the paths' in-between images inside a real image's {k}-NN ball: "
         "whether what lies between two items looks like an item.",
     ),
-    Metric("path_class_changes", "class changes along a path", "paths", judged=True),
+    Metric("path_class_changes", "class changes along a path", "paths", per_judge=True),
     # judge
     Metric("test_accuracy", "judge's test accuracy", "judge", HIGHER, headline=True),
 )

@@ -54,7 +54,7 @@ class Numbers:
         text = f"{row['mean']:.4g}"
         if row["seeds"] > 1:
             text += f" ± {row['std_seeds']:.2g}"
-        if BY_NAME[metric].judged and row["std_judges"] > 0:
+        if BY_NAME[metric].per_judge and row["std_judges"] > 0:
             text += f" (judges ± {row['std_judges']:.2g})"
         return text
 
@@ -229,7 +229,7 @@ def params_table(p: Params) -> str:
 
 
 def own_squares_table(results: list[ClaimResult], aes: list[str]) -> str:
-    """The map claims judged over each model's own square, against every autoencoder."""
+    """The map claims tested over each model's own square, against every autoencoder."""
     rows = [
         {"claim": r.claim.text, **{f"against `{ae}`": str(r.own_verdicts[ae]) for ae in aes}}
         for r in results
