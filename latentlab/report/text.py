@@ -22,6 +22,7 @@ from latentlab.report.comparison import (
     square_of,
     vaes_and_aes,
 )
+from latentlab.report.labels import label, meaning
 
 
 class Numbers:
@@ -89,7 +90,7 @@ def claims_table(results: list[ClaimResult], vae: str, ae: str, numbers: Numbers
                 {
                     "claim": r.claim.text if i == 0 else "",
                     "claim verdict": f"**{r.verdicts[ae]}**" if i == 0 else "",
-                    "measure": BY_NAME[m.metric].label_for(p),
+                    "measure": label(m.metric, p),
                     "better": _better(m.metric),
                     vae: numbers.cell(vae, m.metric),
                     ae: numbers.cell(ae, m.metric),
@@ -112,12 +113,11 @@ def metrics_table(numbers: Numbers, models: list[str], p: Params) -> str:
             cells = {m: numbers.cell(m, metric.name, square) for m in models}
             if all(c == "—" for c in cells.values()):
                 continue
-            label = metric.label_for(p)
             where = {"lab": " (lab's square)", "own": " (own square)", "": ""}[square]
             # The own square is drawn to hold the model's codes, so that share has no better side.
             by_design = metric.name == MECHANISM and square == "own"
             better = "" if by_design else _better(metric.name)
-            rows.append({"measure": label + where, "better": better, **cells})
+            rows.append({"measure": label(metric.name, p) + where, "better": better, **cells})
     return pd.DataFrame(rows).to_markdown(index=False)
 
 
@@ -153,9 +153,9 @@ def calibration_table(
         fooled = fooled_by(calibration, metric)
         rows.append(
             {
-                "measure": BY_NAME[metric].label_for(p),
+                "measure": label(metric, p),
                 "better": _better(metric),
-                **{label: f"{value[(r, metric)]:.3g}" for r, label in REFERENCES.items()},
+                **{name: f"{value[(r, metric)]:.3g}" for r, name in REFERENCES.items()},
                 **{f"`{m}` map": f"{numbers.mean(m, metric, 'lab'):.3g}" for m in models},
                 "fooled by": "real images score no better than noise"
                 if fooled is None
@@ -407,8 +407,7 @@ CLAIM_MEASURES = tuple(m for claim in CLAIMS for m in claim.measures)
 def measure_lines(p: Params) -> list[str]:
     """One line per claim's measure saying what it means (the README says the same)."""
     return [
-        f"- **{BY_NAME[name].label_for(p)}** ({_better(name)} is better): "
-        f"{BY_NAME[name].meaning_for(p)}"
+        f"- **{label(name, p)}** ({_better(name)} is better): {meaning(name, p)}"
         for name in CLAIM_MEASURES
     ]
 
