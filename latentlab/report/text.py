@@ -29,6 +29,9 @@ from latentlab.report.comparison import (
 )
 from latentlab.report.labels import label, meaning
 
+CLAIM_MEASURES = tuple(m for claim in CLAIMS for m in claim.measures)
+TEMPLATE = Path(__file__).with_name("report.md.j2")
+
 
 class Numbers:
     """Lookups into the summary table (model, square, metric -> mean, spreads)."""
@@ -402,10 +405,6 @@ def mechanism(vae: str, aes: list[str], numbers: Numbers, table: pd.DataFrame) -
             f"{verdict}."
         )
     return text
-
-
-CLAIM_MEASURES = tuple(m for claim in CLAIMS for m in claim.measures)
-TEMPLATE = Path(__file__).with_name("report.md.j2")
 
 
 def _plural(count: int, noun: str) -> str:
