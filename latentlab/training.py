@@ -9,6 +9,7 @@ whose loss diverged.
 
 from __future__ import annotations
 
+import functools
 import logging
 import math
 from collections.abc import Callable
@@ -46,6 +47,64 @@ def _check_finite(
     return losses[-1]
 
 
+class _Batches:
+    """The set on the device, kept uint8 (a quarter of the memory), each batch gathered and
+    converted into preallocated buffers: the same floats as as_pixels, without writing 188 MB of
+    them before the first step."""
+
+    def __init__(self, images: np.ndarray, size: int, device: torch.device) -> None:
+        flat = torch.from_numpy(np.ascontiguousarray(images)).reshape(len(images), -1)
+        self.data = flat.to(device)
+        self.size = size
+        self.count = math.ceil(len(self.data) / size)
+        shape = (min(size, len(self.data)), self.data.shape[1])
+        self._raw = torch.empty(shape, dtype=torch.uint8, device=device)
+        self._buffer = torch.empty(shape, device=device)
+
+    def get(self, order: torch.Tensor, b: int) -> torch.Tensor:
+        """Batch `b` of the images in `order`, as floats in [0, 1]."""
+        index = order[b * self.size : (b + 1) * self.size]
+        rows = torch.index_select(self.data, 0, index, out=self._raw[: len(index)])
+        return self._buffer[: len(index)].copy_(rows).div_(255)
+
+
+def _epoch(
+    model: LatentModel,
+    optimizer: torch.optim.Optimizer,
+    batches: _Batches,
+    order: torch.Tensor,
+    generator: torch.Generator,
+    bar: tqdm,
+    check_every: int,
+    check: Callable[[torch.Tensor, int, int], float],
+) -> tuple[list[str], torch.Tensor]:
+    """One pass over the batches in `order`, one Adam step each. Returns the names of the loss
+    and its terms, and one row of them per batch; `check(record, start, stop)` is called on the
+    rows of every `check_every` batches and of the last, and returns the last loss."""
+    record: torch.Tensor | None = None
+    keys: list[str] = []
+    checked = 0
+    for b in bar:
+        x = batches.get(order, b)
+        terms = model.loss_terms(x, model.draw_noise(len(x), generator))
+        loss = sum(terms.values())
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        if record is None:
+            keys = ["loss", *terms]
+            shape = (batches.count, len(keys))
+            record = torch.empty(shape, dtype=torch.float64, device=batches.data.device)
+        with torch.no_grad():
+            record[b] = torch.stack([loss, *terms.values()])
+        if b + 1 - checked == check_every or b + 1 == batches.count:
+            last = check(record, checked, b + 1)
+            checked = b + 1
+            bar.set_postfix(loss=f"{last:.2f}", refresh=False)
+    assert record is not None  # batches.count >= 1
+    return keys, record
+
+
 def train(
     model: LatentModel,
     images: np.ndarray,
@@ -67,52 +126,27 @@ def train(
     keep_freed_memory()
     torch.manual_seed(seed)
     generator = torch.Generator(device=device).manual_seed(seed)
-    # The set stays uint8 (a quarter of the memory) and each batch is converted as it is drawn:
-    # the same floats as as_pixels, without writing 188 MB of them before the first step.
-    data = torch.from_numpy(np.ascontiguousarray(images)).reshape(len(images), -1).to(device)
+    batches = _Batches(images, batch_size, device)
     model.to(device).train()
     optimizer = make_optimizer(model, lr, device)
-    n = len(data)
-    n_batches = math.ceil(n / batch_size)
-    raw = torch.empty((min(batch_size, n), data.shape[1]), dtype=torch.uint8, device=device)
-    buffer = torch.empty(raw.shape, device=device)
+    n = len(batches.data)
     # Per-image mean of an epoch weights each batch by its size: the last one may be short.
-    sizes = torch.full((n_batches, 1), batch_size, dtype=torch.float64, device=device)
-    sizes[-1] = n - (n_batches - 1) * batch_size
+    sizes = torch.full((batches.count, 1), batch_size, dtype=torch.float64, device=device)
+    sizes[-1] = n - (batches.count - 1) * batch_size
     check_every = 1 if device.type == "cpu" else GPU_CHECK_EVERY
     history: list[dict[str, float]] = []
     for epoch in range(1, epochs + 1):
         order = torch.randperm(n, generator=generator, device=device)
-        record: torch.Tensor | None = None  # one row per batch: the loss, then each term
-        keys: list[str] = []
-        checked = 0
         bar = tqdm(
-            range(n_batches),
+            range(batches.count),
             desc=f"{name} seed {seed} epoch {epoch}/{epochs}",
             unit="batch",
             # None: a bar on a terminal only, so that logs and CI output stay readable.
             disable=None if progress else True,
             leave=False,
         )
-        for b in bar:
-            index = order[b * batch_size : (b + 1) * batch_size]
-            rows = torch.index_select(data, 0, index, out=raw[: len(index)])
-            x = buffer[: len(index)].copy_(rows).div_(255)
-            terms = model.loss_terms(x, model.draw_noise(len(x), generator))
-            loss = sum(terms.values())
-            optimizer.zero_grad()
-            loss.backward()
-            optimizer.step()
-            if record is None:
-                keys = ["loss", *terms]
-                record = torch.empty((n_batches, len(keys)), dtype=torch.float64, device=device)
-            with torch.no_grad():
-                record[b] = torch.stack([loss, *terms.values()])
-            if b + 1 - checked == check_every or b + 1 == n_batches:
-                last = _check_finite(record, checked, b + 1, name=name, seed=seed, epoch=epoch)
-                checked = b + 1
-                bar.set_postfix(loss=f"{last:.2f}", refresh=False)
-        assert record is not None  # n_batches >= 1
+        check = functools.partial(_check_finite, name=name, seed=seed, epoch=epoch)
+        keys, record = _epoch(model, optimizer, batches, order, generator, bar, check_every, check)
         means = ((record * sizes).sum(0) / n).tolist()
         history.append({"epoch": epoch, **dict(zip(keys, means, strict=True))})
         log.info(

@@ -37,9 +37,8 @@ def keep_freed_memory() -> None:
     """Have glibc keep freed memory for reuse rather than hand it back to the kernel.
 
     Every batch frees and reallocates the same few MB of activations and gradients. By default
-    glibc returns much of it, and the next batch page-faults it back in: 50,000-100,000 faults
-    and 0.1-0.2 s of kernel time per VAE epoch on 2 cores, none after this. A no-op where the C
-    library is not glibc.
+    glibc returns much of it, and the next batch page-faults it back in, paying kernel time on
+    every batch; after this it does not. A no-op where the C library is not glibc.
     """
     try:
         mallopt = ctypes.CDLL("libc.so.6").mallopt
@@ -54,8 +53,8 @@ class FusedAdam:
     """Adam (Kingma & Ba, 2015) computed as torch.optim.Adam(fused=True) does, bit for bit.
 
     One fused kernel updates every parameter, instead of ~10 passes over each tensor. It is
-    called directly because torch.optim's optimizers import torch._dynamo on first use, about
-    1 s of every training process. Only what the loop needs: no weight decay, no amsgrad.
+    called directly because torch.optim's optimizers import torch._dynamo on first use, a cost
+    every training process would pay. Only what the loop needs: no weight decay, no amsgrad.
     """
 
     def __init__(
