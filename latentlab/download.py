@@ -70,7 +70,7 @@ def _fetch_from_directory(source: Path, dest_dir: Path) -> bool:
 def _fetch_with_torchvision(dest_dir: Path) -> bool:
     """Fall back on torchvision's download (needs a network); False if it fails or won't verify."""
     try:
-        from torchvision.datasets import FashionMNIST  # costs ~1.5 s, so only on this path
+        from torchvision.datasets import FashionMNIST  # slow to import, so only on this path
     except (ImportError, RuntimeError) as err:  # RuntimeError: built for another torch
         log.warning("torchvision cannot be imported (%s); skipping it", err)
         return False

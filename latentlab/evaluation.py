@@ -83,7 +83,7 @@ def iw_log_likelihood(
         eps = torch.randn((samples, *mu.shape), generator=generator, device=mu.device)
         z = mu + std * eps  # k x B x d
         # On a CPU, decoded in slices of a few images: the k x slice x 784 logits then stay in
-        # cache through the BCE's passes over them (a quarter faster than k x B x 784 at once).
+        # cache through the BCE's passes over them (faster than k x B x 784 at once).
         # The noise is still drawn per batch, so the estimate does not depend on the slicing.
         step = IW_SLICE if x.device.type == "cpu" else len(x)
         log_px_z = torch.cat(

@@ -61,21 +61,40 @@ def _noise(models: Sequence[LatentModel], n: int, generators: Sequence[torch.Gen
 
 
 class _Batches:
-    """Every seed's batches of one epoch, gathered from the uint8 set into reused buffers."""
+    """Every seed's batches, gathered from the set into reused buffers. The set stays uint8 on
+    the device (a quarter of the memory) and each batch is converted as it is drawn: the same
+    floats as as_pixels, without writing 188 MB of them before the first step."""
 
-    def __init__(self, data: torch.Tensor, seeds: int, batch_size: int) -> None:
-        self.data, self.batch_size = data, batch_size
-        rows = seeds * min(batch_size, len(data))
-        self.raw = torch.empty((rows, data.shape[1]), dtype=torch.uint8, device=data.device)
-        self.pixels = torch.empty(self.raw.shape, device=data.device)
+    def __init__(self, images: np.ndarray, seeds: int, size: int, device: torch.device) -> None:
+        flat = torch.from_numpy(np.ascontiguousarray(images)).reshape(len(images), -1)
+        self.data, self.size = flat.to(device), size
+        self.count = math.ceil(len(self.data) / size)
+        rows = seeds * min(size, len(self.data))
+        self.raw = torch.empty((rows, self.data.shape[1]), dtype=torch.uint8, device=device)
+        self.pixels = torch.empty(self.raw.shape, device=device)
+        # Each batch's weight in an epoch's per-image mean: the last one may be short.
+        self.weights = torch.full((self.count, 1, 1), size / len(self.data), dtype=torch.float64)
+        self.weights[-1] = (len(self.data) - (self.count - 1) * size) / len(self.data)
 
     def get(self, order: torch.Tensor, b: int) -> torch.Tensor:
-        """Batch b of each seed's order (seeds x n): seeds x images x 784 floats in [0, 1],
-        the same floats as as_pixels."""
-        index = order[:, b * self.batch_size : (b + 1) * self.batch_size]
+        """Batch b of each seed's order (seeds x n): seeds x images x 784 floats in [0, 1]."""
+        index = order[:, b * self.size : (b + 1) * self.size]
         count = index.numel()
         rows = torch.index_select(self.data, 0, index.reshape(-1), out=self.raw[:count])
         return self.pixels[:count].copy_(rows).div_(255).view(*index.shape, -1)
+
+    def means(self, record: torch.Tensor) -> list[list[float]]:
+        """Per seed, the epoch's per-image means of a record (batches x seeds x values)."""
+        return (record * self.weights.to(record.device)).sum(0).tolist()
+
+
+def _log_epoch(name: str, epoch: int, epochs: int, history: dict[int, list[Means]]) -> None:
+    """One log line for the epoch: every seed's loss and terms."""
+    seeds = (
+        f"seed {s} " + ", ".join(f"{k} {v:.3f}" for k, v in h[-1].items() if k != "epoch")
+        for s, h in history.items()
+    )
+    log.info("%s epoch %d/%d: %s", name, epoch, epochs, "; ".join(seeds))
 
 
 def train(
@@ -103,16 +122,12 @@ def train(
     stack = Stack([models[s] for s in seeds], device)
     twin = stack.twin.train()
     generators = [torch.Generator(device=device).manual_seed(s) for s in seeds]
-    # The set stays uint8 (a quarter of the memory) and each batch is converted as it is drawn:
-    # the same floats as as_pixels, without writing 188 MB of them before the first step.
-    data = torch.from_numpy(np.ascontiguousarray(images)).reshape(len(images), -1).to(device)
-    batches = _Batches(data, len(seeds), batch_size)
+    batches = _Batches(images, len(seeds), batch_size, device)
     optimizer = make_optimizer(stack.seed_parameters, lr, device)
     history: dict[int, list[Means]] = {s: [] for s in seeds}
     for epoch in range(1, epochs + 1):
-        order = torch.stack(
-            [torch.randperm(len(data), generator=g, device=device) for g in generators]
-        )
+        n = len(batches.data)
+        order = torch.stack([torch.randperm(n, generator=g, device=device) for g in generators])
         record, keys = _epoch(
             twin,
             stack,
@@ -126,22 +141,9 @@ def train(
             epoch=(epoch, epochs),
             progress=progress,
         )
-        # Per-image means: each batch weighs by its size (the last one may be short).
-        sizes = torch.full((len(record), 1, 1), batch_size, dtype=torch.float64, device=device)
-        sizes[-1] = len(data) - (len(record) - 1) * batch_size
-        means = ((record * sizes).sum(0) / len(data)).tolist()
-        for seed, row in zip(seeds, means, strict=True):
+        for seed, row in zip(seeds, batches.means(record), strict=True):
             history[seed].append({"epoch": epoch, **dict(zip(keys, row, strict=True))})
-        log.info(
-            "%s epoch %d/%d: %s",
-            name,
-            epoch,
-            epochs,
-            "; ".join(
-                f"seed {s} " + ", ".join(f"{k} {v:.3f}" for k, v in h[-1].items() if k != "epoch")
-                for s, h in history.items()
-            ),
-        )
+        _log_epoch(name, epoch, epochs, history)
         if on_epoch is not None:
             stack.write_back()
             on_epoch(epoch, {s: h[-1] for s, h in history.items()})
@@ -164,7 +166,7 @@ def _epoch(
     progress: bool,
 ) -> tuple[torch.Tensor, list[str]]:
     """One epoch of every seed: its record (batches x seeds x [loss, *terms]) and the keys."""
-    n_batches = math.ceil(order.shape[1] / batches.batch_size)
+    n_batches = batches.count
     check_every = 1 if runtime.device.type == "cpu" else GPU_CHECK_EVERY
     record: torch.Tensor | None = None
     keys: list[str] = []

@@ -12,7 +12,7 @@ from typing import NoReturn
 # Run as a program (`python -m stages.<name>`: sys.argv[0] is "-m" while Python locates it), a
 # stage first imports torch and the rest: hundreds of thousands of objects that live as long as
 # the process. Python's cyclic garbage collector would traverse all of them at every full
-# collection and again at exit, about a third of a torch stage's 1.5-2 s of start-up and shutdown
+# collection and again at exit, a large share of a torch stage's start-up and shutdown
 # (benchmarks/RESULTS.md). So it is off while they are imported, and stage_params freezes what
 # they made (gc.freeze: never traversed again) before any work, with the collector back on.
 _IMPORTING = sys.argv[0] == "-m"

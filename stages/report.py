@@ -7,7 +7,7 @@ from latentlab.core import paths
 from latentlab.core.artifacts import write_bytes, write_json
 from latentlab.core.errors import stage_entry
 from latentlab.report import drawing, results, text
-from latentlab.report.comparison import judge_every_vae
+from latentlab.report.comparison import claim_results_by_vae
 from stages import log_written, stage_params
 
 log = logging.getLogger("report")
@@ -17,11 +17,11 @@ log = logging.getLogger("report")
 def main() -> None:
     """Gather every compared run's metrics, test the claims, draw the figures, write the report."""
     p, _ = stage_params(__doc__)
-    # Every result is read and judged before the first figure is replaced, so that a missing or
-    # stale file is refused with the report as it was.
+    # Every result is read and every verdict reached before the first figure is replaced, so
+    # that a missing or stale file is refused with the report as it was.
     table = results.gather(p)
     summary = results.summarise(table)
-    verdicts = judge_every_vae(p, table, results.gather_items(p))
+    verdicts = claim_results_by_vae(p, table, results.gather_items(p))
     calibration = results.gather_calibration(p)
     log.info("drawing the figures of %s", ", ".join(p.report.models))
     drawn = drawing.draw(p)

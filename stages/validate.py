@@ -22,7 +22,7 @@ def main() -> None:
     """Validate params.yaml against the models dvc.yaml declares."""
     p, _ = stage_params(__doc__)
     if p.device == "cuda":
-        import torch  # about 3 s, so only when a GPU is asked for
+        import torch  # slow to import, so only when a GPU is asked for
 
         if not torch.cuda.is_available():
             raise UserError(NO_CUDA)

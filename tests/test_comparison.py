@@ -23,8 +23,8 @@ from latentlab.report.comparison import (
     NOT_SUPPORTED,
     SUPPORTED,
     MeasureVerdict,
+    claim_results,
     claim_verdict,
-    judge_claims,
     measure_verdict,
 )
 
@@ -40,7 +40,7 @@ def long_table(values: dict[tuple[str, str], list[list[float]]], judges=JUDGES) 
     for (model, metric), per_seed in values.items():
         square = comparison.square_of(metric)
         for seed, seed_values in enumerate(per_seed, start=1):
-            if BY_NAME[metric].judged:
+            if BY_NAME[metric].per_judge:
                 assert len(seed_values) == len(judges)
                 cells = list(zip(judges, seed_values, strict=True))
             else:
@@ -142,10 +142,10 @@ def test_a_verdict_that_one_judge_flips_is_not_decided():
 
 @pytest.mark.parametrize("metric", ["frechet_distance", "test_bce"])
 def test_lower_is_better_makes_a_lower_vae_value_a_gain(metric):
-    judged = BY_NAME[metric].judged
-    width = 3 if judged else 1
+    per_judge = BY_NAME[metric].per_judge
+    width = 3 if per_judge else 1
     low, high = [[0.2] * width] * 3, [[0.6] * width] * 3
-    if judged:
+    if per_judge:
         low = [[0.2, 0.21, 0.19]] * 3
     better = verdict_of(metric, low, high)
     assert BY_NAME[metric].better == LOWER
@@ -163,7 +163,7 @@ def test_a_metric_no_judge_takes_needs_only_a_positive_gain():
     assert v.holds == [True, False, False] and v.verdict == MIXED
 
 
-def test_map_metrics_are_judged_on_the_lab_square():
+def test_map_metrics_are_decided_on_the_lab_square():
     assert comparison.square_of("precision") == "lab"
     assert comparison.square_of("path_evenness") == ""
     # long_table puts the opposite values on the own square: a supported verdict means "lab"
@@ -255,7 +255,7 @@ def test_claim_verdict_combines_the_decided_measures(verdicts, expected):
         assert str(combined) == expected
 
 
-# judge_claims over a whole table
+# claim_results over a whole table
 
 
 def every_claim_measure(vae_better: bool, seeds: int = 3) -> pd.DataFrame:
@@ -263,7 +263,7 @@ def every_claim_measure(vae_better: bool, seeds: int = 3) -> pd.DataFrame:
     values = {}
     for claim in comparison.CLAIMS:
         for metric in claim.measures:
-            width = len(JUDGES) if BY_NAME[metric].judged else 1
+            width = len(JUDGES) if BY_NAME[metric].per_judge else 1
             up = BY_NAME[metric].better == HIGHER
             good, bad = (0.9, 0.1) if up else (0.1, 0.9)
             vae_value = good if vae_better else bad
@@ -288,8 +288,8 @@ def every_path(vae_better: bool, seeds: int = 3) -> pd.DataFrame:
 
 
 @pytest.mark.parametrize(("vae_better", "expected"), [(True, SUPPORTED), (False, NOT_SUPPORTED)])
-def test_judge_claims_tests_every_claim_against_every_autoencoder(vae_better, expected):
-    results_ = judge_claims(
+def test_claim_results_test_every_claim_against_every_autoencoder(vae_better, expected):
+    results_ = claim_results(
         every_claim_measure(vae_better), "vae", ["ae", "ae_wide"], every_path(vae_better)
     )
     assert [r.claim.key for r in results_] == [c.key for c in comparison.CLAIMS]
@@ -319,7 +319,7 @@ def test_every_claim_measure_has_a_direction_and_a_verdict_square():
 def test_summarise_by_hand():
     table = pd.DataFrame(
         [
-            # a judged metric: seed 1's judges say 1 and 3, seed 2's say 5 and 5
+            # a per-judge metric: seed 1's judges say 1 and 3, seed 2's say 5 and 5
             ("m", 1, "lab", "precision", 1, 1.0),
             ("m", 1, "lab", "precision", 2, 3.0),
             ("m", 2, "lab", "precision", 1, 5.0),
@@ -378,7 +378,7 @@ def test_headline_holds_the_headline_metrics_of_the_lab_square(two_model_params)
     for model, kind in (("vae", "vae"), ("ae", "ae")):
         for stage in ("evaluate", "render", "paths"):
             for m in written_by(stage, kind):
-                width = 2 if m.judged else 1
+                width = 2 if m.per_judge else 1
                 values[model, m.name] = [[1.0] * width, [3.0] * width]
     table = long_table(values, judges=[4, 7])
     judge_rows = pd.DataFrame(
@@ -404,7 +404,7 @@ def write_run_files(p, corrupt: str = "") -> None:
     def values(stage: str, kind: str) -> dict:
         out = {}
         for m in written_by(stage, kind):
-            out[m.name] = [0.5] * len(judges) if m.judged else 0.25
+            out[m.name] = [0.5] * len(judges) if m.per_judge else 0.25
         return out
 
     write_json(paths.JUDGE / "metrics.json", {f"seed{j}": {"test_accuracy": 0.9} for j in judges})
@@ -450,7 +450,7 @@ def test_gather_reads_every_compared_run(tmp_path, monkeypatch, two_model_params
         for stage in ("train", "evaluate", "paths", "render"):
             squares = 2 if stage == "render" else 1
             for metric in written_by(stage, m.kind):
-                expected_rows += len(p.seeds) * squares * (2 if metric.judged else 1)
+                expected_rows += len(p.seeds) * squares * (2 if metric.per_judge else 1)
     assert len(table) == expected_rows
     precision = table[(table.model == "vae") & (table.metric == "precision")]
     assert sorted(set(precision.judge)) == [4, 7] and set(precision.square) == {"lab", "own"}

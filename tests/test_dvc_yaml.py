@@ -4,6 +4,7 @@ from params.yaml is interpolated into a command or a path."""
 from __future__ import annotations
 
 import ast
+import functools
 import json
 import re
 import subprocess
@@ -14,27 +15,17 @@ import pytest
 import yaml
 
 from latentlab.core import paths
+from scripts.code_measures import concrete_stages
 
 REPO = Path(__file__).resolve().parents[1]
 PIPELINE = yaml.safe_load((REPO / "dvc.yaml").read_text())
-STAGES = PIPELINE["stages"]
 MODELS = next(v["models"] for v in PIPELINE["vars"] if "models" in v)
 CODE = ("latentlab", "stages")
+CONCRETE = concrete_stages(PIPELINE)
 
 
-def resolved(name: str) -> dict[str, tuple[str, dict]]:
-    """Each concrete stage (train@vae, ...) of a dvc.yaml entry: its model and definition."""
-    entry = STAGES[name]
-    if "foreach" not in entry:
-        return {name: ("", entry)}
-    text = yaml.safe_dump(entry["do"])
-    return {f"{name}@{m}": (m, yaml.safe_load(text.replace("${item}", m))) for m in MODELS}
-
-
-CONCRETE = {k: v for name in STAGES for k, v in resolved(name).items()}
-
-
-def imported_files(module: str) -> set[str]:
+@functools.cache  # the stages of one foreach run one module
+def imported_files(module: str) -> frozenset[str]:
     """The repository's .py files that importing `module` loads, in a fresh interpreter."""
     code = (
         f"import json, sys, {module}; "
@@ -45,11 +36,11 @@ def imported_files(module: str) -> set[str]:
         [sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True
     ).stdout
     files = {Path(f).resolve() for f in json.loads(out)}
-    return {
+    return frozenset(
         f.relative_to(REPO).as_posix()
         for f in files
         if any(f.is_relative_to(REPO / top) for top in CODE)
-    }
+    )
 
 
 def docstring_only(path: Path) -> bool:
@@ -58,27 +49,35 @@ def docstring_only(path: Path) -> bool:
     return all(isinstance(n, ast.Expr) and isinstance(n.value, ast.Constant) for n in body)
 
 
+def package_data(imported: frozenset[str]) -> set[str]:
+    """The files other than Python beside a latentlab module that is imported (the report's
+    template): the module reads them, so an edit to one can change what the stage writes."""
+    folders = {(REPO / f).parent for f in imported if f.startswith("latentlab/")}
+    return {
+        p.relative_to(REPO).as_posix()
+        for folder in folders
+        for p in folder.iterdir()
+        if p.is_file() and p.suffix not in (".py", ".pyc") and not p.name.startswith(".")
+    }
+
+
 def code_deps(definition: dict) -> list[str]:
     return [d for d in definition["deps"] if d.split("/")[0] in CODE]
 
 
 @pytest.mark.parametrize("stage", sorted(CONCRETE))
 def test_code_deps_are_exactly_what_the_stage_imports(stage: str) -> None:
+    """File by file, so that an edit reruns only the stages that run the edited file; a package's
+    __init__.py that holds only a docstring cannot change a result, so it is not listed."""
     _, definition = CONCRETE[stage]
     module = definition["cmd"].split()[2]  # python -m stages.<name> ...
     imported = imported_files(module)
+    needed = {f for f in imported if not docstring_only(REPO / f)} | package_data(imported)
     declared = code_deps(definition)
-    covered = {f for f in imported for d in declared if f == d or f.startswith(d + "/")}
-    # A package's __init__.py that holds only a docstring cannot change a result.
-    missing = {f for f in imported - covered if not docstring_only(REPO / f)}
-    assert not missing, f"{stage} imports {sorted(missing)} but dvc.yaml does not list them"
-    for dep in declared:
-        if (REPO / dep).is_dir():
-            assert any(f.startswith(dep + "/") for f in imported), (
-                f"{stage} lists the folder {dep} but imports nothing from it"
-            )
-        else:
-            assert dep in imported, f"{stage} lists {dep} but never imports it"
+    assert len(declared) == len(set(declared)), f"{stage} lists a file twice"
+    missing, extra = needed - set(declared), set(declared) - needed
+    assert not missing, f"{stage} runs {sorted(missing)} but dvc.yaml does not list them"
+    assert not extra, f"{stage} lists {sorted(extra)} but runs no code of them (list files)"
 
 
 def stage_outputs(stage: str, model: str = "") -> dict[str, bool]:

@@ -14,7 +14,7 @@ from matplotlib.text import Text
 from PIL import Image
 
 from latentlab.core.fashion_mnist import CLASSES
-from latentlab.report import figures
+from latentlab.report import canvas, figures, plots
 
 DPI = 100
 MINUS = "\N{MINUS SIGN}"
@@ -78,7 +78,7 @@ def test_maps_are_pixel_exact(tmp_path: Path, n: int, scale: int, dpi: int) -> N
         for name, r in (("AE", 4.0), ("VAE", 4.0), ("AE wide", 3.1416))
     }
     path = tmp_path / "maps.png"
-    boxes = figures.maps(panels, path, dpi, scale)
+    boxes = figures.maps(panels, dpi, scale).save(path)
     pixels = png(path)
     assert set(boxes) == set(panels)
     assert_disjoint(boxes)
@@ -101,7 +101,7 @@ def test_maps_wrap_into_columns(tmp_path: Path) -> None:
         for square, r in (("the lab's", 4.0), ("its own", 2.5))
     }
     path = tmp_path / "maps.png"
-    boxes = figures.maps(panels, path, DPI, columns=2)
+    boxes = figures.maps(panels, DPI, columns=2).save(path)
     pixels = png(path)
     assert_disjoint(boxes)
     for name, (mosaic, _) in panels.items():
@@ -121,7 +121,7 @@ def test_map_orientation_and_ticks() -> None:
     mosaic = np.zeros((n * 28, n * 28), dtype=np.uint8)
     mosaic[:28, :28] = 255  # the top-left tile
     z = lab_grid(n, r)
-    cv = figures._maps_canvas({"map": (mosaic, z)}, DPI)
+    cv = figures.maps({"map": (mosaic, z)}, DPI)
     fig, pixels = cv.render()
     (ax,) = fig.axes
     left, top, _, _ = cv.boxes["map"]
@@ -146,23 +146,6 @@ def test_map_orientation_and_ticks() -> None:
         assert abs(x - centre[0]) < 0.5 and abs((height - y) - centre[1]) < 0.5, (i, j)
 
 
-def test_map_tick_labels() -> None:
-    assert figures._tick_indices(21) == [0, 5, 10, 15, 20]
-    assert figures._tick_indices(5) == [0, 1, 2, 3, 4]
-    assert figures._tick_indices(3) == [0, 1, 2]
-    indices = figures._tick_indices(12)
-    assert indices[0] == 0 and indices[-1] == 11
-    assert indices == [11 - i for i in reversed(indices)]  # symmetric about the middle
-    assert figures._tick_indices(11) == [0, 2, 4, 6, 8, 10]
-    assert figures._tick_indices(6) == [0, 1, 2, 3, 4, 5]
-    _, labels = figures._map_ticks(np.linspace(-3.1416, 3.1416, 21))
-    assert labels == [f"{MINUS}3.14", f"{MINUS}1.57", "0", "1.57", "3.14"]
-    _, labels = figures._map_ticks(np.linspace(4, -4, 21))  # z2, top to bottom
-    assert labels == ["4", "2", "0", f"{MINUS}2", f"{MINUS}4"]
-    _, labels = figures._map_ticks(np.linspace(-2.5, 2.5, 11))
-    assert labels == [f"{MINUS}2.5", f"{MINUS}1.5", f"{MINUS}0.5", "0.5", "1.5", "2.5"]
-
-
 def test_map_with_data_tints_only_empty_tiles(tmp_path: Path) -> None:
     """Without paths, the only overlay is the tint: tiles holding test codes are the map's own
     pixels, empty tiles are tinted (orange: red above blue)."""
@@ -175,8 +158,8 @@ def test_map_with_data_tints_only_empty_tiles(tmp_path: Path) -> None:
     labels = rng.integers(0, 10, 300)
     path = tmp_path / "map_with_data.png"
     boxes = figures.map_with_data(
-        mosaic, lab_grid(n, 3.0), counts, np.zeros((0, 2, 2)), codes, labels, "VAE", path, DPI
-    )
+        mosaic, lab_grid(n, 3.0), counts, np.zeros((0, 2, 2)), codes, labels, "VAE", DPI
+    ).save(path)
     pixels = png(path)
     left, top, width, height = boxes["map"]
     assert (width, height) == mosaic.shape[::-1]
@@ -205,9 +188,8 @@ def test_map_with_data_draws_paths(tmp_path: Path) -> None:
         rng.normal(size=(100, 2)),
         rng.integers(0, 10, 100),
         "AE",
-        path,
         DPI,
-    )
+    ).save(path)
     map_pixels = crop(png(path), boxes["map"])
     assert (map_pixels != 128).any()  # the paths are drawn over the map
     assert (map_pixels[:20, :20] == 128).all()  # and nowhere near the top-left corner
@@ -224,7 +206,7 @@ def test_interpolations_are_pixel_exact(tmp_path: Path) -> None:
     starts = rng.integers(0, 256, (paths, 28, 28), dtype=np.uint8)
     ends = rng.integers(0, 256, (paths, 28, 28), dtype=np.uint8)
     path = tmp_path / "interpolations.png"
-    boxes = figures.interpolations(rows, starts, ends, path, DPI, scale=2)
+    boxes = figures.interpolations(rows, starts, ends, DPI, scale=2).save(path)
     pixels = png(path)
     assert len(boxes) == paths * len(rows) * 3
     assert_disjoint(boxes)
@@ -243,7 +225,7 @@ def test_reconstructions_are_pixel_exact(tmp_path: Path) -> None:
     originals = rng.integers(0, 256, (10, 28, 28), dtype=np.uint8)
     recon = {name: rng.random((10, 28, 28)) for name in ("AE", "VAE", "AE wide")}
     path = tmp_path / "reconstructions.png"
-    boxes = figures.reconstructions(originals, recon, list(CLASSES), path, DPI, scale=3)
+    boxes = figures.reconstructions(originals, recon, list(CLASSES), DPI, scale=3).save(path)
     pixels = png(path)
     assert len(boxes) == 10 * 4
     assert_disjoint(boxes)
@@ -259,7 +241,7 @@ def test_prior_samples_are_pixel_exact(tmp_path: Path, count: int) -> None:
     rng = np.random.default_rng(6)
     samples = {name: rng.random((count, 28, 28)) for name in ("AE", "VAE")}
     path = tmp_path / "prior_samples.png"
-    boxes = figures.prior_samples(samples, path, DPI)
+    boxes = figures.prior_samples(samples, DPI).save(path)
     pixels = png(path)
     side = int(np.ceil(np.sqrt(count)))
     for name, images in samples.items():
@@ -277,7 +259,7 @@ def test_evolution_is_pixel_exact(tmp_path: Path) -> None:
     epochs = figures.pick_epochs(10)
     frames = {name: [(e, random_map(rng, 11)) for e in epochs] for name in ("AE", "VAE")}
     path = tmp_path / "evolution.png"
-    boxes = figures.evolution(frames, path, DPI)
+    boxes = figures.evolution(frames, DPI).save(path)
     pixels = png(path)
     assert_disjoint(boxes)
     for name, series in frames.items():
@@ -291,9 +273,11 @@ def test_evolution_is_pixel_exact(tmp_path: Path) -> None:
 def test_scale_must_be_a_positive_integer(tmp_path: Path) -> None:
     rng = np.random.default_rng(8)
     with pytest.raises(ValueError, match="scale"):
-        figures.maps({"AE": (random_map(rng, 3), lab_grid(3, 1.0))}, tmp_path / "m.png", DPI, 1.5)
+        figures.maps({"AE": (random_map(rng, 3), lab_grid(3, 1.0))}, DPI, 1.5).save(
+            tmp_path / "m.png"
+        )
     with pytest.raises(ValueError, match="tiles"):
-        figures.maps({"AE": (random_map(rng, 3), lab_grid(5, 1.0))}, tmp_path / "m.png", DPI)
+        figures.maps({"AE": (random_map(rng, 3), lab_grid(5, 1.0))}, DPI).save(tmp_path / "m.png")
     assert not list(tmp_path.iterdir())
 
 
@@ -321,7 +305,7 @@ def visible_text_boxes(fig: Figure) -> list[tuple[str, tuple[float, float, float
     return boxes
 
 
-def layout_problems(cv: figures._Canvas) -> list[tuple]:
+def layout_problems(cv: canvas.Canvas) -> list[tuple]:
     fig, _ = cv.render()
     texts = visible_text_boxes(fig)
     found: list[tuple] = []
@@ -343,7 +327,7 @@ def test_text_is_legible(dpi: int) -> None:
     rng = np.random.default_rng(9)
     own = lab_grid(21, 3.1416)
     canvases = {
-        "maps": figures._maps_canvas(
+        "maps": figures.maps(
             {
                 "AE over the lab's square": (random_map(rng, 21), lab_grid(21, 4)),
                 "AE over its own square": (random_map(rng, 21), own),
@@ -352,7 +336,7 @@ def test_text_is_legible(dpi: int) -> None:
             dpi,
             columns=2,
         ),
-        "map_with_data": figures._map_with_data_canvas(
+        "map_with_data": figures.map_with_data(
             random_map(rng, 21),
             lab_grid(21, 4),
             np.ones((21, 21), int),
@@ -362,22 +346,22 @@ def test_text_is_legible(dpi: int) -> None:
             "VAE: map and codes",
             dpi,
         ),
-        "interpolations": figures._interpolations_canvas(
+        "interpolations": figures.interpolations(
             {"AE": rng.random((3, 11, 28, 28)), "AE wide": rng.random((3, 11, 28, 28))},
             rng.integers(0, 256, (3, 28, 28), dtype=np.uint8),
             rng.integers(0, 256, (3, 28, 28), dtype=np.uint8),
             dpi,
         ),
-        "reconstructions": figures._reconstructions_canvas(
+        "reconstructions": figures.reconstructions(
             rng.integers(0, 256, (10, 28, 28), dtype=np.uint8),
             {"AE": rng.random((10, 28, 28))},
             list(CLASSES),
             dpi,
         ),
-        "prior_samples": figures._prior_samples_canvas(
+        "prior_samples": figures.prior_samples(
             {"AE": rng.random((100, 28, 28)), "VAE": rng.random((100, 28, 28))}, dpi
         ),
-        "evolution": figures._evolution_canvas(
+        "evolution": figures.evolution(
             {"AE": [(1, random_map(rng, 11)), (10, random_map(rng, 11))]}, dpi
         ),
     }
@@ -415,8 +399,8 @@ def test_plots_without_maps(tmp_path: Path) -> None:
             for s in (1, 2)
         },
     }
-    figures.training_curves(curves, tmp_path / "curves.png", DPI)
-    figures.tile_histograms({"AE": [5.0] * 10, "VAE": list(range(10))}, tmp_path / "hist.png", DPI)
+    plots.training_curves(curves, tmp_path / "curves.png", DPI)
+    plots.tile_histograms({"AE": [5.0] * 10, "VAE": list(range(10))}, tmp_path / "hist.png", DPI)
     for name in ("curves.png", "hist.png"):
         with Image.open(tmp_path / name) as image:
             assert image.size[0] > 300 and image.size[1] > 200

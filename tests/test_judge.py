@@ -228,9 +228,9 @@ def test_the_references_of_the_calibrate_stage_rank_real_images_above_noise(
     references = reference_images(train, train_labels, 441, seed=1)
     got = calibrate(references, [brief_judge], [real], [balls], 0.8, 5)
     assert list(got) == list(REFERENCE_SETS)
-    assert set(got["real"]) == {m.name for m in written_by("render") if m.judged}
+    assert set(got["real"]) == {m.name for m in written_by("render") if m.per_judge}
     value = {r: {m: v[0] for m, v in measured.items()} for r, measured in got.items()}
-    for name, better in ((m.name, m.better) for m in written_by("render") if m.judged):
+    for name, better in ((m.name, m.better) for m in written_by("render") if m.per_judge):
         real_wins = value["real"][name] - value["noise"][name]
         assert (real_wins if better == HIGHER else -real_wins) > 0, name
     assert value["real"]["coverage"] > 0.5 > max(value[r]["coverage"] for r in REFERENCE_SETS[1:])

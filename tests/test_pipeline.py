@@ -202,6 +202,8 @@ def test_a_param_change_stales_only_what_reads_it(pipeline: Path, change, stale)
         ("latentlab/training.py", per_model(("train",))),
         ("latentlab/download.py", {"download"}),
         ("latentlab/report/text.py", {"report"}),
+        ("latentlab/report/labels.py", {"report"}),
+        ("latentlab/analysis/metrics.py", {"report"} | per_model(("evaluate", "render", "paths"))),
         ("latentlab/interpolation.py", per_model(("paths",))),
         ("latentlab/judge/training.py", {"judge"}),
         ("latentlab/nn/models.py", per_model(("train", "evaluate", "render", "paths"))),

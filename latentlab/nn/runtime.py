@@ -24,7 +24,7 @@ from latentlab.core.errors import UserError
 from latentlab.core.params import NO_CUDA
 
 # The CPU features (as torch.cpu.get_capabilities names them) that make bf16 matmuls native:
-# oneDNN then runs them at about twice the fp32 rate, where elsewhere it emulates them slowly.
+# oneDNN then runs them faster than fp32 ones; elsewhere it emulates them, slower than fp32.
 NATIVE_BF16_CPU = {"amx_bf16": "AMX-BF16", "avx512_bf16": "AVX512-BF16"}
 
 
@@ -111,8 +111,8 @@ def keep_freed_memory() -> None:
     """Have glibc keep freed memory for reuse rather than hand it back to the kernel.
 
     Every batch frees and reallocates the same few MB of activations and gradients. By default
-    glibc returns much of it, and the next batch page-faults it back in; with this, it stays. A
-    no-op where the C library is not glibc.
+    glibc returns much of it, and the next batch page-faults it back in, paying kernel time on
+    every batch; after this it does not. A no-op where the C library is not glibc.
     """
     try:
         mallopt = ctypes.CDLL("libc.so.6").mallopt

@@ -57,7 +57,7 @@ MECHANISM = "codes_in_square"
 
 
 def square_of(metric: str) -> str:
-    """Which square a map metric is judged on: the lab's, the question the lab asks."""
+    """Which square a map metric is decided on: the lab's, the question the lab asks."""
     return "lab" if BY_NAME[metric].stage == "render" else ""
 
 
@@ -119,7 +119,7 @@ def measure_verdict(
     items: pd.DataFrame | None = None,
 ) -> MeasureVerdict:
     """The verdict of one measure, with the leave-one-judge-out check for judge-based ones; a
-    map's measure is judged over `square` (the lab's by default, or "own": each model's own).
+    map's measure is decided over `square` (the lab's by default, or "own": each model's own).
     A per-item measure needs `items` (results.gather_items) for its noise."""
     square = square_of(metric) if square is None or not square_of(metric) else square
     v, a = seed_values(table, vae, metric, square), seed_values(table, ae, metric, square)
@@ -135,7 +135,7 @@ def measure_verdict(
             raise ValueError(f"{metric}: the per-item values miss a seed of {vae} or {ae}")
     holds = [bool(g > s) for g, s in zip(gains, spreads, strict=True)]
     verdict = _verdict(holds)
-    judges = v.shape[1] if BY_NAME[metric].judged else 0
+    judges = v.shape[1] if BY_NAME[metric].per_judge else 0
     if judges > 1:
         for left_out in v.columns:
             g, s = _gains(v.drop(columns=left_out), a.drop(columns=left_out), metric)
@@ -206,7 +206,7 @@ def vaes_and_aes(p: Params) -> tuple[list[str], list[str]]:
     )
 
 
-def judge_claims(
+def claim_results(
     table: pd.DataFrame, vae: str, aes: list[str], items: pd.DataFrame | None = None
 ) -> list[ClaimResult]:
     """Every claim, the VAE `vae` against each autoencoder in `aes` (`items`: the per-item
@@ -235,10 +235,10 @@ def judge_claims(
     return results
 
 
-def judge_every_vae(
+def claim_results_by_vae(
     p: Params, table: pd.DataFrame, items: pd.DataFrame
 ) -> dict[str, list[ClaimResult]]:
     """Every compared VAE against every compared autoencoder; empty when either kind is missing
     (the report then has no comparison)."""
     vaes, aes = vaes_and_aes(p)
-    return {vae: judge_claims(table, vae, aes, items) for vae in vaes} if aes else {}
+    return {vae: claim_results(table, vae, aes, items) for vae in vaes} if aes else {}

@@ -15,7 +15,11 @@ from latentlab.core.artifacts import atomic_path, load_arrays, read_json
 from latentlab.core.errors import UserError
 from latentlab.core.fashion_mnist import CLASSES
 from latentlab.core.params import Params
-from latentlab.report import figures, results
+from latentlab.report import figures, plots, results
+
+MAP_ARRAYS = ("lab_z", "lab_tiles", "own_z", "own_tiles", "prior_images")
+CODE_ARRAYS = ("codes", "labels", "examples", "reconstructions", "example_index")
+STRIP_ARRAYS = ("images", "start", "end", "start_code", "end_code")
 
 
 def _copy(src: Path, dest: Path, stage: str) -> None:
@@ -55,6 +59,22 @@ def _curves(p: Params) -> dict[str, dict[int, list[dict[str, float]]]]:
     return curves
 
 
+def _first_seed(name: str, seed: int) -> dict[str, np.ndarray]:
+    """The arrays of one model's seed that the figures draw: its maps (lab_z, lab_tiles, own_z,
+    own_tiles, prior_images), its test codes (codes, labels, examples, reconstructions,
+    example_index) and its first paths (images, start, end, start_code, end_code)."""
+    files = {
+        paths.map_file(name, seed, ".npz"): MAP_ARRAYS,
+        paths.codes(name, seed): CODE_ARRAYS,
+        paths.path_strips(name, seed): STRIP_ARRAYS,
+    }
+    return {
+        key: array
+        for file, keys in files.items()
+        for key, array in zip(keys, load_arrays(file, *keys), strict=True)
+    }
+
+
 def draw(p: Params) -> list[str]:
     """Draw every figure into reports/figures, remove any other file there (a figure of a model
     no longer compared), and return the figures' file names."""
@@ -67,35 +87,21 @@ def draw(p: Params) -> list[str]:
         return paths.figure(name)
 
     lab_maps, both_squares, strips, recon, samples, frames = {}, {}, {}, {}, {}, {}
-    starts = ends = originals = None
+    run: dict[str, np.ndarray] = {}
     example_classes: list[str] = []
     for m in p.compared:
         name = m.name
-        z, tiles, own_z, own_tiles, prior = load_arrays(
-            paths.map_file(name, first, ".npz"),
-            "lab_z",
-            "lab_tiles",
-            "own_z",
-            "own_tiles",
-            "prior_images",
-        )
-        codes, labels, originals, reconstructions, example_index = load_arrays(
-            paths.codes(name, first),
-            "codes",
-            "labels",
-            "examples",
-            "reconstructions",
-            "example_index",
-        )
-        images, starts, ends, start_code, end_code = load_arrays(
-            paths.path_strips(name, first), "images", "start", "end", "start_code", "end_code"
-        )
+        run = _first_seed(name, first)
+        z, codes, labels = run["lab_z"], run["codes"], run["labels"]
         # The seed's map as the render stage wrote it, pixel for pixel.
         _copy(paths.map_file(name, first, ".png"), out(f"map_{name}"), f"render@{name}")
-        lab_maps[name] = (to_uint8(mosaic(tiles)), z)
+        lab_maps[name] = (to_uint8(mosaic(run["lab_tiles"])), z)
         both_squares[f"{name}: lab's square"] = lab_maps[name]
-        both_squares[f"{name}: own codes' square"] = (to_uint8(mosaic(own_tiles)), own_z)
-        lines = np.stack([start_code, end_code], axis=1)
+        both_squares[f"{name}: own codes' square"] = (
+            to_uint8(mosaic(run["own_tiles"])),
+            run["own_z"],
+        )
+        lines = np.stack([run["start_code"], run["end_code"]], axis=1)
         figures.map_with_data(
             lab_maps[name][0],
             z,
@@ -104,29 +110,37 @@ def draw(p: Params) -> list[str]:
             codes,
             labels,
             f"{name} (seed {first})",
-            out(f"data_{name}"),
             dpi,
-        )
-        strips[name], recon[name], samples[name] = images, reconstructions, prior
+        ).save(out(f"data_{name}"))
+        strips[name], recon[name] = run["images"], run["reconstructions"]
+        samples[name] = run["prior_images"]
         frames[name] = [
             (epoch, _image(paths.progress_image(name, first, epoch), f"train@{name}"))
             for epoch in figures.pick_epochs(m.epochs)
         ]
         # One test image per class present (all ten unless data.limit is tiny).
-        example_classes = [CLASSES[c] for c in labels[example_index]]
-    figures.maps(lab_maps, out("maps"), dpi)
-    figures.maps(both_squares, out("own_squares"), dpi, columns=2)
-    figures.interpolations(strips, starts, ends, out("interpolations"), dpi)
-    figures.reconstructions(originals, recon, example_classes, out("reconstructions"), dpi)
-    figures.prior_samples(samples, out("prior_samples"), dpi)
-    figures.evolution(frames, out("evolution"), dpi)
-    figures.training_curves(_curves(p), out("training_curves"), dpi)
-    figures.tile_histograms(tiles_per_class, out("tile_classes"), dpi)
-    for stale in paths.FIGURES.glob("*"):  # the folder is this stage's output: nothing else stays
-        if stale.name in written:
+        example_classes = [CLASSES[c] for c in labels[run["example_index"]]]
+    figures.maps(lab_maps, dpi).save(out("maps"))
+    figures.maps(both_squares, dpi, columns=2).save(out("own_squares"))
+    # The paths' ends and the examples are test images that every model's runs share.
+    starts, ends, originals = run["start"], run["end"], run["examples"]
+    figures.interpolations(strips, starts, ends, dpi).save(out("interpolations"))
+    figures.reconstructions(originals, recon, example_classes, dpi).save(out("reconstructions"))
+    figures.prior_samples(samples, dpi).save(out("prior_samples"))
+    figures.evolution(frames, dpi).save(out("evolution"))
+    plots.training_curves(_curves(p), out("training_curves"), dpi)
+    plots.tile_histograms(tiles_per_class, out("tile_classes"), dpi)
+    _remove_all_but(written)
+    return written
+
+
+def _remove_all_but(kept: list[str]) -> None:
+    """Remove every file and folder of reports/figures not named in `kept`: the folder is the
+    report stage's output, so nothing else stays (a figure of a model no longer compared)."""
+    for stale in paths.FIGURES.glob("*"):
+        if stale.name in kept:
             continue
         if stale.is_dir():
             shutil.rmtree(stale)
         else:
             stale.unlink()
-    return written

@@ -39,7 +39,7 @@ def _rows(
         if name not in values:
             raise UserError(f"{file} has no {name!r}; rerun `dvc repro` to rewrite it")
         value = values[name]
-        if BY_NAME[name].judged:
+        if BY_NAME[name].per_judge:
             if not isinstance(value, list) or len(value) != len(judges):
                 raise UserError(
                     f"{file}: {name} does not hold one value per judge "
@@ -151,7 +151,7 @@ def gather_calibration(p: Params) -> pd.DataFrame:
             f"{file} holds the sets {', '.join(measured)}, not {', '.join(REFERENCE_SETS)}; "
             f"rerun `dvc repro calibrate`"
         )
-    names = [m.name for m in written_by("render") if m.judged]
+    names = [m.name for m in written_by("render") if m.per_judge]
     rows = []
     for reference, values in measured.items():
         for name in names:

@@ -1,4 +1,5 @@
-"""The report's text: tables and sentences generated from the measured numbers, never typed.
+"""The report's text: tables and sentences generated from the measured numbers, never typed,
+filled into the fixed prose of report.md.j2 (a Jinja2 template beside this module).
 
 Every sentence of the answer is chosen by a verdict or by comparing two measured values, and
 every number in it comes from the summary table.
@@ -6,6 +7,10 @@ every number in it comes from the summary table.
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
+
+import jinja2
 import pandas as pd
 
 from latentlab.analysis.metrics import BY_NAME, HIGHER, LOWER, METRICS
@@ -22,6 +27,10 @@ from latentlab.report.comparison import (
     square_of,
     vaes_and_aes,
 )
+from latentlab.report.labels import label, meaning
+
+CLAIM_MEASURES = tuple(m for claim in CLAIMS for m in claim.measures)
+TEMPLATE = Path(__file__).with_name("report.md.j2")
 
 
 class Numbers:
@@ -54,7 +63,7 @@ class Numbers:
         text = f"{row['mean']:.4g}"
         if row["seeds"] > 1:
             text += f" ± {row['std_seeds']:.2g}"
-        if BY_NAME[metric].judged and row["std_judges"] > 0:
+        if BY_NAME[metric].per_judge and row["std_judges"] > 0:
             text += f" (judges ± {row['std_judges']:.2g})"
         return text
 
@@ -89,7 +98,7 @@ def claims_table(results: list[ClaimResult], vae: str, ae: str, numbers: Numbers
                 {
                     "claim": r.claim.text if i == 0 else "",
                     "claim verdict": f"**{r.verdicts[ae]}**" if i == 0 else "",
-                    "measure": BY_NAME[m.metric].label_for(p),
+                    "measure": label(m.metric, p),
                     "better": _better(m.metric),
                     vae: numbers.cell(vae, m.metric),
                     ae: numbers.cell(ae, m.metric),
@@ -112,12 +121,11 @@ def metrics_table(numbers: Numbers, models: list[str], p: Params) -> str:
             cells = {m: numbers.cell(m, metric.name, square) for m in models}
             if all(c == "—" for c in cells.values()):
                 continue
-            label = metric.label_for(p)
             where = {"lab": " (lab's square)", "own": " (own square)", "": ""}[square]
             # The own square is drawn to hold the model's codes, so that share has no better side.
             by_design = metric.name == MECHANISM and square == "own"
             better = "" if by_design else _better(metric.name)
-            rows.append({"measure": label + where, "better": better, **cells})
+            rows.append({"measure": label(metric.name, p) + where, "better": better, **cells})
     return pd.DataFrame(rows).to_markdown(index=False)
 
 
@@ -153,9 +161,9 @@ def calibration_table(
         fooled = fooled_by(calibration, metric)
         rows.append(
             {
-                "measure": BY_NAME[metric].label_for(p),
+                "measure": label(metric, p),
                 "better": _better(metric),
-                **{label: f"{value[(r, metric)]:.3g}" for r, label in REFERENCES.items()},
+                **{name: f"{value[(r, metric)]:.3g}" for r, name in REFERENCES.items()},
                 **{f"`{m}` map": f"{numbers.mean(m, metric, 'lab'):.3g}" for m in models},
                 "fooled by": "real images score no better than noise"
                 if fooled is None
@@ -202,7 +210,7 @@ def calibration_sentence(calibration: pd.DataFrame) -> str:
 
 
 def params_table(p: Params) -> str:
-    """The params each compared model was trained with, and the settings of the measures."""
+    """The params each compared model was trained with (the template says the rest)."""
     rows = [
         {
             "model": m.name,
@@ -215,21 +223,11 @@ def params_table(p: Params) -> str:
         }
         for m in p.compared
     ]
-    data = "all" if p.limit == 0 else f"the first {p.limit}"
-    lm, j, r, pp = p.latent_map, p.judge, p.realism, p.paths
-    return (
-        pd.DataFrame(rows).to_markdown(index=False)
-        + f"\n\nSeeds {p.seeds}; {data} images of each split; device `{p.device}`. Maps: "
-        f"{lm.grid} x {lm.grid} codes over [-{lm.range:g}, {lm.range:g}]^2, and over the square "
-        f"of each model's test codes from percentile {lm.own_percentile:g} to "
-        f"{100 - lm.own_percentile:g}. Judges: seeds {j.seeds}, {j.channels} channels, "
-        f"{_plural(j.epochs, 'epoch')}. Realism: k = {r.k}, {r.subsets} real subsets. Paths: "
-        f"{pp.pairs} pairs, {pp.steps} steps."
-    )
+    return pd.DataFrame(rows).to_markdown(index=False)
 
 
 def own_squares_table(results: list[ClaimResult], aes: list[str]) -> str:
-    """The map claims judged over each model's own square, against every autoencoder."""
+    """The map claims tested over each model's own square, against every autoencoder."""
     rows = [
         {"claim": r.claim.text, **{f"against `{ae}`": str(r.own_verdicts[ae]) for ae in aes}}
         for r in results
@@ -275,26 +273,7 @@ def capacity_sentence(result: ClaimResult, lab_aes: list[str], matched: list[str
             f"objective or capacity explains it is open."
         )
     if kinds == {SUPPORTED}:
-        partly = not all(v.full for v in same)
-        hedge = " (on its decided measures)" if partly else ""
-        if not result.about_the_map:
-            return (
-                f"It holds against the capacity-matched {names} too{hedge}, so the VAE objective "
-                f"explains it, not capacity."
-            )
-        own = {result.own_verdicts[n].verdict for n in matched}
-        if own == {SUPPORTED}:
-            return (
-                f"It holds against the capacity-matched {names} too{hedge}, over the lab's square "
-                f"and over each model's own square, so the VAE objective explains it, not "
-                f"capacity."
-            )
-        own_text = ", ".join(str(result.own_verdicts[n]) for n in matched)
-        return (
-            f"Against the capacity-matched {names} it holds over the lab's square{hedge} but is "
-            f"{own_text} over each model's own square: the VAE objective puts the codes inside "
-            f"the lab's square, and capacity explains the map's quality where the codes are."
-        )
+        return _objective_or_capacity(result, matched)
     if kinds == {NOT_SUPPORTED}:
         return (
             f"The capacity-matched {names} does as well or better, so capacity explains it, "
@@ -303,6 +282,33 @@ def capacity_sentence(result: ClaimResult, lab_aes: list[str], matched: list[str
     return (
         f"Against the capacity-matched {names} the evidence is mixed, so capacity explains at "
         f"least part of it."
+    )
+
+
+def _objective_or_capacity(result: ClaimResult, matched: list[str]) -> str:
+    """capacity_sentence for a claim that holds against every capacity-matched autoencoder:
+    the VAE objective explains it, unless a map claim fails over the models' own squares."""
+    names = _names(matched)
+    same = [result.verdicts[n] for n in matched]
+    partly = not all(v.full for v in same)
+    hedge = " (on its decided measures)" if partly else ""
+    if not result.about_the_map:
+        return (
+            f"It holds against the capacity-matched {names} too{hedge}, so the VAE objective "
+            f"explains it, not capacity."
+        )
+    own = {result.own_verdicts[n].verdict for n in matched}
+    if own == {SUPPORTED}:
+        return (
+            f"It holds against the capacity-matched {names} too{hedge}, over the lab's square "
+            f"and over each model's own square, so the VAE objective explains it, not "
+            f"capacity."
+        )
+    own_text = ", ".join(str(result.own_verdicts[n]) for n in matched)
+    return (
+        f"Against the capacity-matched {names} it holds over the lab's square{hedge} but is "
+        f"{own_text} over each model's own square: the VAE objective puts the codes inside "
+        f"the lab's square, and capacity explains the map's quality where the codes are."
     )
 
 
@@ -401,41 +407,37 @@ def mechanism(vae: str, aes: list[str], numbers: Numbers, table: pd.DataFrame) -
     return text
 
 
-CLAIM_MEASURES = tuple(m for claim in CLAIMS for m in claim.measures)
-
-
-def measure_lines(p: Params) -> list[str]:
-    """One line per claim's measure saying what it means (the README says the same)."""
-    return [
-        f"- **{BY_NAME[name].label_for(p)}** ({_better(name)} is better): "
-        f"{BY_NAME[name].meaning_for(p)}"
-        for name in CLAIM_MEASURES
-    ]
-
-
 def _plural(count: int, noun: str) -> str:
     return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
 
 
-def verdict_rules(judges: int, seeds: int) -> str:
-    """How a verdict is reached, said once under the claims tables."""
-    return (
-        "A claim holds on a seed when the VAE beats the autoencoder on that seed (seed i against "
-        "seed i) in the measure's better direction by more than the measurement's noise: for a "
-        f"judge-based measure, the standard deviation over the {_plural(judges, 'judge')} of the "
-        "difference; for evenness, a mean over paths, the standard error of the path-by-path "
-        "difference (both models take the same paths). "
-        "**supported**: it holds on every seed; **not supported**: on none; **mixed**: on some. "
-        "**not decided**: leaving out any one judge changes the verdict, so the measure is not "
-        "fit for a verdict. A claim's verdict is what its decided measures agree on (mixed when "
-        "they disagree), with the measures left undecided said beside it. The gains column "
-        "gives, per seed, the VAE's advantage in the measure's better direction and the noise it "
-        'had to exceed; the "judges ±" beside a value is that model\'s own spread over the '
-        "judges. With "
-        f"{_plural(seeds, 'seed')}, winning on every seed is weak evidence on its own (a sign test "
-        f"gives p = {0.5**seeds:.3g}); the noise floor is what keeps a small win from "
-        "counting."
+def _template() -> jinja2.Template:
+    """The report's template: Markdown as is (no HTML escaping), a missing value an error."""
+    env = jinja2.Environment(
+        autoescape=False,
+        undefined=jinja2.StrictUndefined,
+        keep_trailing_newline=True,
+        trim_blocks=True,
+        lstrip_blocks=True,
     )
+    env.filters.update(fmt=format, plural=_plural)
+    return env.from_string(TEMPLATE.read_text(encoding="utf-8"))
+
+
+def _comparisons(
+    results: dict[str, list[ClaimResult]], numbers: Numbers, p: Params
+) -> list[dict[str, object]]:
+    """Per VAE: its claims table against each autoencoder, and the own-square verdicts."""
+    return [
+        {
+            "vae": vae,
+            "tables": [
+                (ae, claims_table(claims, vae, ae, numbers, p)) for ae in claims[0].measures
+            ],
+            "own_squares": own_squares_table(claims, list(claims[0].measures)),
+        }
+        for vae, claims in results.items()
+    ]
 
 
 def report(
@@ -446,137 +448,31 @@ def report(
     calibration: pd.DataFrame,
     figures: list[str],
 ) -> str:
-    """The whole of reports/report.md."""
+    """The whole of reports/report.md: the template filled with the generated tables and
+    sentences, refused if it shows a figure that was not drawn."""
     numbers = Numbers(summary)
     models = p.report.models
     accuracy = summary[(summary.model == "judge") & (summary.metric == "test_accuracy")].iloc[0]
-    lines = [
-        "# AE vs VAE latent spaces on Fashion-MNIST (2-D codes)",
-        "",
-        "Generated by the `report` stage from the pipeline's tracked artifacts; every number, "
-        "verdict and sentence below is computed, none typed. Values are means ± standard "
-        f"deviation over seeds {p.seeds}; a judge-based measure is first averaged over "
-        f"{len(p.judge.seeds)} judge CNNs (seeds {p.judge.seeds}, test accuracy "
-        f"{accuracy['mean']:.4f} ± {accuracy['std_seeds']:.2g} over the judges), whose spread "
-        f'is shown as "judges ±". Figures show seed {p.seeds[0]}.',
-        "",
-    ]
-    if results:
-        lines += [
-            "## The answer",
-            "",
-            *(par + "\n" for par in answer(results, numbers, table, p)),
-            calibration_sentence(calibration),
-            "",
-        ]
-    else:
-        lines += [
-            "## The answer",
-            "",
-            "No comparison: `report.models` lists no VAE together with an autoencoder, so the "
-            "write-up's claims cannot be tested; the maps and measures follow.",
-            "",
-        ]
-    lines += [
-        "## The latent maps",
-        "",
-        f"Each model's map over the lab's square, {p.latent_map.grid} x {p.latent_map.grid} "
-        f"codes, z = [-{p.latent_map.range:g}, {p.latent_map.range:g}] top left and "
-        f"[{p.latent_map.range:g}, -{p.latent_map.range:g}] bottom right, drawn pixel for pixel:",
-        "",
-        "![latent maps](figures/maps.png)",
-        "",
-        *(f"`{m}`: ![{m} map](figures/map_{m}.png)\n" for m in models),
-    ]
-    for vae, claims in results.items():
-        lines += ["## The write-up's claims, measured", ""]
-        for ae in claims[0].measures:
-            lines += [
-                f"### `{vae}` against `{ae}`",
-                "",
-                claims_table(claims, vae, ae, numbers, p),
-                "",
-            ]
-        lines += [
-            "### Over each model's own square",
-            "",
-            "The same map measures over the square that holds each model's own test codes:",
-            "",
-            own_squares_table(claims, list(claims[0].measures)),
-            "",
-            verdict_rules(len(p.judge.seeds), len(p.seeds)),
-            "",
-            "What each measure means:",
-            "",
-            *measure_lines(p),
-            "",
-        ]
-    lines += [
-        "## The measures on images of known realism",
-        "",
-        f"The calibrate stage measures four sets of "
-        f"{min(p.latent_map.grid**2, p.images('train'))} images (as many as a map has tiles, "
-        "where the data holds that many) exactly as the render stage measures a map's tiles: "
-        "training images (real items), the same images blurred (an outline without detail), "
-        "ghosts (the pixel average of two training images of different classes: two items "
-        "overlaid, as a decoder that blends rather than morphs draws between them) and uniform "
-        "noise. Values are means over the judges; a reference fools a measure when it scores "
-        "closer to real images than to noise.",
-        "",
-        calibration_table(calibration, numbers, models, p),
-        "",
-        "## Where the data lies, and the paths between test items",
-        "",
-        "Left: the map, tiles that hold no test code shaded (decoded by extrapolation), and the "
-        f"first {p.paths.shown} of the {p.paths.pairs} measured paths between test images of "
-        "different classes. Right: the test codes, the lab's square and the same paths.",
-        "",
-        *(f"![{m} data and paths](figures/data_{m}.png)\n" for m in models),
-        "The decoded images along those paths, the real test images at their ends:",
-        "",
-        "![interpolations](figures/interpolations.png)",
-        "",
-        "## Each model over its own codes' square",
-        "",
-        "The lab's square against the square that holds each model's own test codes (their "
-        f"percentiles {p.latent_map.own_percentile:g} to {100 - p.latent_map.own_percentile:g}, "
-        "made square); the measures over both squares are in the table of all measures.",
-        "",
-        "![own squares](figures/own_squares.png)",
-        "",
-        "## Reconstructions, samples from the prior, the map as it learns",
-        "",
-        "![reconstructions](figures/reconstructions.png)",
-        "",
-        f"{p.latent_map.prior_samples} codes drawn from N(0, I), decoded by each model:",
-        "",
-        "![prior samples](figures/prior_samples.png)",
-        "",
-        f"The {p.progress_map.grid} x {p.progress_map.grid} map over "
-        f"[-{p.progress_map.range:g}, {p.progress_map.range:g}]^2 after each of these epochs:",
-        "",
-        "![evolution](figures/evolution.png)",
-        "",
-        "## All measures",
-        "",
-        metrics_table(numbers, models, p),
-        "",
-        "![tiles per class](figures/tile_classes.png)",
-        "",
-        "## Training",
-        "",
-        "![training curves](figures/training_curves.png)",
-        "",
-        "## Params",
-        "",
-        params_table(p),
-        "",
-    ]
-    missing = {ref for line in lines for ref in _figure_refs(line)} - set(figures)
+    text = _template().render(
+        p=p,
+        lm=p.latent_map,
+        models=models,
+        accuracy=accuracy["mean"],
+        accuracy_spread=accuracy["std_seeds"],
+        comparisons=_comparisons(results, numbers, p),
+        answer=answer(results, numbers, table, p) if results else [],
+        calibration_sentence=calibration_sentence(calibration) if results else "",
+        measures=[
+            {"label": label(m, p), "better": _better(m), "meaning": meaning(m, p)}
+            for m in CLAIM_MEASURES
+        ],
+        sign_test_p=0.5 ** len(p.seeds),
+        reference_images=min(p.latent_map.grid**2, p.images("train")),
+        calibration_table=calibration_table(calibration, numbers, models, p),
+        metrics_table=metrics_table(numbers, models, p),
+        params_table=params_table(p),
+    )
+    missing = set(re.findall(r"\]\(figures/([^)]*)\)", text)) - set(figures)
     if missing:
         raise ValueError(f"the report refers to figures that were not drawn: {sorted(missing)}")
-    return "\n".join(lines)
-
-
-def _figure_refs(line: str) -> list[str]:
-    return [part.split(")")[0] for part in line.split("](figures/")[1:]]
+    return text
