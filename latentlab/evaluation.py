@@ -128,9 +128,9 @@ def knn_predict(
     """Class of each test code by a majority vote of its k nearest training codes (Euclidean).
 
     A tie in the vote goes to the tied class whose member is nearest to the test code. The
-    neighbours come from a k-d tree (exact distances in float64; a brute-force search of 60,000
-    training codes per test code took a hundred times longer); neighbours at exactly equal
-    distance are ordered as the tree returns them.
+    neighbours come from a k-d tree (exact distances in float64), far faster on 2-D codes than
+    a brute-force search of every training code; neighbours at exactly equal distance are
+    ordered as the tree returns them.
     """
     train = np.asarray(train_codes, dtype=np.float64)
     test = np.asarray(test_codes, dtype=np.float64)
