@@ -7,9 +7,9 @@ import logging
 import torch
 
 from latentlab import calibration
-from latentlab.analysis.realism import real_subsets, subset_balls
+from latentlab.analysis.realism import subset_balls
 from latentlab.core import paths
-from latentlab.core.artifacts import write_json
+from latentlab.core.artifacts import load_arrays, write_json
 from latentlab.core.errors import stage_entry
 from latentlab.core.fashion_mnist import load_split
 from latentlab.core.params import Params
@@ -36,8 +36,11 @@ def _calibrate(p: Params, device: torch.device) -> None:
     panel = load_panel(p.judge.seeds, p.judge.channels, device)
     real = panel.test_features
     # The same real subsets and balls as the render stage's, and as many images as a map's tiles.
-    subsets = real_subsets(len(real[0]), lm.grid**2, r.subsets, r.seed)
-    real_balls = [subset_balls(features, r.k, subsets) for features in real]
+    subsets, radii = load_arrays(paths.REAL_BALLS, "map_subsets", "map_radii")
+    real_balls = [
+        subset_balls(features, p.realism.k, subsets, rows)
+        for features, rows in zip(panel.test_features, radii, strict=True)
+    ]
     images, labels = load_split(DATA_ROOT, "train", p.limit)
     references = calibration.reference_images(images, labels, lm.grid**2, r.seed)
     measured = calibration.calibrate(

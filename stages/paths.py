@@ -7,7 +7,7 @@ import logging
 import torch
 
 from latentlab import interpolation
-from latentlab.analysis.realism import real_subsets, subset_balls
+from latentlab.analysis.realism import subset_balls
 from latentlab.analysis.transitions import pick_pairs
 from latentlab.core import paths
 from latentlab.core.artifacts import load_arrays, save_arrays, write_json
@@ -41,9 +41,11 @@ def _paths(p: Params, mp: ModelParams, device: torch.device) -> None:
         pairs = pick_pairs(test_labels, pp.pairs, pp.seed)
     except ValueError as err:
         raise UserError(f"paths: {err} (data.limit is {p.limit}); raise data.limit") from None
-    n_middle = pp.pairs * (pp.steps - 1)
-    subsets = real_subsets(len(test_images), n_middle, p.realism.subsets, p.realism.seed)
-    real_balls = [subset_balls(f, p.realism.k, subsets) for f in panel.test_features]
+    subsets, radii = load_arrays(paths.REAL_BALLS, "paths_subsets", "paths_radii")
+    real_balls = [
+        subset_balls(features, p.realism.k, subsets, rows)
+        for features, rows in zip(panel.test_features, radii, strict=True)
+    ]
     for seed in p.seeds:
         model = load_trained(mp, seed, device)
         (codes,) = load_arrays(paths.codes(mp.name, seed), "codes")

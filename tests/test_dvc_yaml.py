@@ -94,6 +94,7 @@ def stage_outputs(stage: str, model: str = "") -> dict[str, bool]:
             paths.JUDGE / "plots" / "metrics": False,
             paths.JUDGE / "plots" / "custom": False,
         },
+        "balls": {paths.REAL_BALLS: True},
         "calibrate": {paths.CALIBRATION: False},
         "train": {
             run / "models": True,

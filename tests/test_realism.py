@@ -190,3 +190,17 @@ def test_frechet_distance_of_two_diagonal_gaussians():
     expected = 2.0 + np.sum((sigma_a - sigma_b) ** 2)
     assert realism.frechet_distance(a, b) == pytest.approx(expected, rel=1e-9)
     assert isinstance(realism.frechet_distance(a, b), float)
+
+
+def test_subset_radii_are_each_subset_s_own_k_nn_radii_and_must_fit_the_subsets() -> None:
+    """The balls stage stores subset_radii; the stages that load them rebuild the same balls."""
+    real = np.random.default_rng(0).normal(size=(60, 4)).astype(np.float32)
+    subsets = realism.real_subsets(60, 25, 3, seed=2)
+    radii = realism.subset_radii(real, 3, subsets)
+    assert radii.shape == (3, 25)
+    balls = realism.subset_balls(real, 3, subsets, radii)
+    for index, row, b in zip(subsets, radii, balls, strict=True):
+        np.testing.assert_array_equal(row, realism.knn_radii_squared(real[index], 3))
+        np.testing.assert_array_equal(b.centres, real[index])
+    with pytest.raises(ValueError, match="radii of shape"):
+        realism.subset_balls(real, 3, subsets, radii[:2])

@@ -104,10 +104,22 @@ def real_subsets(n_real: int, size: int, subsets: int, seed: int) -> np.ndarray:
     return np.stack([np.sort(rng.choice(n_real, size, replace=False)) for _ in range(subsets)])
 
 
-def subset_balls(real: np.ndarray, k: int, subsets: np.ndarray) -> list[Balls]:
-    """The balls of each subset of the real rows (one row of indices per subset), computed once
-    and used for every generated set compared with them."""
-    return [balls(real[index], k) for index in subsets]
+def subset_radii(real: np.ndarray, k: int, subsets: np.ndarray) -> np.ndarray:
+    """The squared radii of the k-NN balls of each subset of the real rows (one row of indices
+    per subset): subsets x subset size."""
+    return np.stack([knn_radii_squared(real[index], k) for index in subsets])
+
+
+def subset_balls(
+    real: np.ndarray, k: int, subsets: np.ndarray, radii: np.ndarray | None = None
+) -> list[Balls]:
+    """The balls of each subset of the real rows (one row of indices per subset), used for every
+    generated set compared with them; `radii` as subset_radii gave them, or None to compute
+    them here."""
+    radii = subset_radii(real, k, subsets) if radii is None else radii
+    if radii.shape != subsets.shape:
+        raise ValueError(f"radii of shape {radii.shape} for subsets of shape {subsets.shape}")
+    return [Balls(np.asarray(real)[index], r, k) for index, r in zip(subsets, radii, strict=True)]
 
 
 def subset_realism(real: list[Balls], fake: np.ndarray) -> dict[str, object]:

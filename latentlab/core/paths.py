@@ -16,6 +16,7 @@ REPORTS = Path("reports")
 FIGURES = REPORTS / "figures"
 JUDGE = RUNS / "judge"
 JUDGE_FEATURES = JUDGE / "features.npz"  # every judge's features of the test images
+REAL_BALLS = JUDGE / "balls.npz"  # every judge's k-NN balls of subsets of the test images
 CALIBRATION = JUDGE / "calibration.json"  # the map measures of images of known realism
 VALIDATED = RUNS / "params.ok"
 HEADLINE = REPORTS / "metrics.json"
