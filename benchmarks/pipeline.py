@@ -289,8 +289,8 @@ def import_seconds(cwd: Path, module: str, calls: int = 3, then: str = "") -> fl
     return best
 
 
-# The first torch.optim optimizer of a process imports torch._dynamo; a direct call of the fused
-# kernel (torch._fused_adam_, private) would not.
+# The first torch.optim optimizer of a process imports torch._dynamo; torch's functional adam,
+# which the project calls, does not.
 MAKE_ADAM = "torch.optim.Adam([torch.zeros(1, requires_grad=True)], fused=True)"
 OPTIMIZER_STAGES = ("train", "judge")  # the kinds of stage that build an optimizer
 
@@ -318,7 +318,7 @@ class Pipeline:
     baseline: Run | None = None
     baseline_rev: str = ""  # the baseline's full commit hash
     # torch.optim.Adam's start-up seconds in one process, and the stages of the full repro that
-    # pay it
+    # would pay it
     adam_startup: tuple[float, int] | None = None
 
 

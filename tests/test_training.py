@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import math
+import subprocess
 import sys
 
 import numpy as np
@@ -276,13 +277,37 @@ def test_on_epoch_is_not_called_after_a_divergence(small_train, monkeypatch):
     assert epochs == [1]
 
 
-def test_make_optimizer_is_torch_s_fused_adam():
-    params = list(fresh("ae", [], 0).parameters())
-    optimizer = runtime.make_optimizer(params, 1e-3, CPU)
-    assert isinstance(optimizer, torch.optim.Adam)
-    assert optimizer.defaults["fused"] and optimizer.defaults["lr"] == 1e-3
-    assert optimizer.param_groups[0]["params"] == params
-    assert not runtime.make_optimizer(params, 1e-3, torch.device("meta")).defaults["fused"]
+def test_make_optimizer_is_torch_s_fused_adam_bit_for_bit(small_train):
+    """Our optimizer is torch.optim.Adam(fused=True), step for step, steps counted alike."""
+    x = runtime.as_pixels(small_train[0][:64], CPU)
+    models = [fresh("vae", [512], 3), fresh("vae", [512], 3)]
+    ours = runtime.make_optimizer(models[0].parameters(), 1e-3, CPU)
+    theirs = torch.optim.Adam(models[1].parameters(), lr=1e-3, fused=True)
+    assert ours.fused
+    for _ in range(20):
+        for model, optimizer in zip(models, (ours, theirs), strict=True):
+            optimizer.zero_grad()
+            noise = model.draw_noise(len(x), torch.Generator().manual_seed(0))
+            sum(model.loss_terms(x, noise).values()).backward()
+            optimizer.step()
+    for a, b in zip(models[0].parameters(), models[1].parameters(), strict=True):
+        assert torch.equal(a, b)
+    assert [float(s) for s in ours.steps] == [20.0] * len(ours.steps)
+    assert not runtime.make_optimizer([], 1e-3, torch.device("meta")).fused  # no fused kernel
+
+
+def test_training_imports_no_torch_dynamo():
+    """Building torch.optim's optimizers imports torch._dynamo, a cost every process would pay."""
+    code = (
+        "import sys, numpy as np, torch; from latentlab import training; "
+        "from latentlab.nn import runtime, models; "
+        "training.train({1: models.build_model('vae', 2, [8])}, "
+        "np.zeros((8, 28, 28), np.uint8), name='m', epochs=1, batch_size=4, lr=1e-3, "
+        "runtime=runtime.CPU_FP32, progress=False); "
+        "print('torch._dynamo' in sys.modules)"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "False"
 
 
 def test_resolve_device():

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
+from torch.optim.adam import adam  # the functional form, in torch.optim.adam.__all__
 
 from latentlab.core.errors import UserError
 from latentlab.core.params import NO_CUDA
@@ -123,9 +124,51 @@ def keep_freed_memory() -> None:
     mallopt(m_trim_threshold, 1 << 30)
 
 
-def make_optimizer(
-    params: Iterable[torch.Tensor], lr: float, device: torch.device
-) -> torch.optim.Adam:
-    """Adam with the lab's settings, fused into one kernel over all parameters where torch has
-    one for the device (instead of about ten passes over each tensor)."""
-    return torch.optim.Adam(params, lr=lr, fused=device.type in ("cpu", "cuda"))
+class Adam:
+    """Adam (Kingma & Ba, 2015) as torch.optim.Adam(fused=True) computes it, bit for bit: one
+    fused kernel over every parameter (instead of about ten passes over each tensor) where torch
+    has one for the device, through torch's functional adam (torch.optim.adam.adam, public).
+
+    Not torch.optim.Adam itself, because building a torch.optim optimizer imports torch._dynamo,
+    a cost every training process would pay; the functional form does not. Only what the
+    training needs: no weight decay, no amsgrad.
+    """
+
+    def __init__(self, params: Iterable[torch.Tensor], lr: float, device: torch.device) -> None:
+        self.params = list(params)
+        self.lr = lr
+        self.fused = device.type in ("cpu", "cuda")
+        self.exp_avgs = [torch.zeros_like(p) for p in self.params]
+        self.exp_avg_sqs = [torch.zeros_like(p) for p in self.params]
+        self.steps = [torch.zeros((), device=p.device) for p in self.params]
+
+    def zero_grad(self) -> None:
+        """Drop the gradients (as set_to_none=True): backward then writes them fresh."""
+        for p in self.params:
+            p.grad = None
+
+    @torch.no_grad()
+    def step(self) -> None:
+        """One Adam update of every parameter from its gradient (the step counts included)."""
+        adam(
+            self.params,
+            [p.grad for p in self.params],
+            self.exp_avgs,
+            self.exp_avg_sqs,
+            [],
+            self.steps,
+            foreach=False,
+            fused=self.fused,
+            amsgrad=False,
+            beta1=0.9,
+            beta2=0.999,
+            lr=self.lr,
+            weight_decay=0.0,
+            eps=1e-8,
+            maximize=False,
+        )
+
+
+def make_optimizer(params: Iterable[torch.Tensor], lr: float, device: torch.device) -> Adam:
+    """Adam with the lab's settings (lr, betas 0.9 and 0.999, eps 1e-8)."""
+    return Adam(params, lr, device)
