@@ -125,7 +125,9 @@ def pipeline(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_every_stage_ran_and_wrote_its_outputs(pipeline: Path) -> None:
     lock = yaml.safe_load((pipeline / "dvc.lock").read_text())["stages"]
     everything = per_model(("train", "evaluate", "render", "paths"))
-    assert set(lock) == {"validate", "download", "judge", "calibrate", "report"} | everything
+    assert (
+        set(lock) == {"validate", "download", "judge", "balls", "calibrate", "report"} | everything
+    )
     declared = [out["path"] for stage in lock.values() for out in stage["outs"]]
     for out in declared:
         assert (pipeline / out).exists(), out
@@ -182,8 +184,11 @@ def test_second_repro_runs_nothing(pipeline: Path) -> None:
         ({"vae.epochs": 2}, per_model(("train", "evaluate", "render", "paths"), ["vae"])),
         ({"latent_map.range": 3}, per_model(("render",))),
         ({"latent_map.min_tiles": 4}, {"calibrate"} | per_model(("render",))),
-        ({"realism.seed": 2}, {"calibrate"} | per_model(("render", "paths"))),
-        ({"judge.seeds": [3, 4]}, {"judge", "calibrate"} | per_model(("render", "paths"))),
+        ({"realism.seed": 2}, {"balls", "calibrate"} | per_model(("render", "paths"))),
+        (
+            {"judge.seeds": [3, 4]},
+            {"judge", "balls", "calibrate"} | per_model(("render", "paths")),
+        ),
         ({"report.figure_dpi": 80}, set()),
     ],
     ids=["vae", "latent_map", "min_tiles", "realism", "judge", "report"],
