@@ -1,7 +1,8 @@
 """Library code for the Lab 8 latent-space pipeline, in layers that import only downward.
 
 - core/      params, paths, errors, artifacts, the data as read (no torch; every stage)
-- nn/        the AE and VAE, their losses, checkpoints, the torch runtime
+- nn/        the AE and VAE, their losses, seeds stacked into one model, checkpoints, the torch
+             runtime (device, precision, Adam)
 - judge/     the CNN that classifies and embeds decoded images, and its training
 - analysis/  measures of codes, tiles and paths, the latent grid, the table of metrics (numpy)
 - report/    the claims and their verdicts, the figures, the report's text (the report stage)

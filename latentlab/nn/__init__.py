@@ -1,1 +1,2 @@
-"""The neural-network parts shared by the model stages: models, losses, checkpoints, runtime."""
+"""The neural-network parts shared by the model stages: models, losses, seeds stacked into one
+model, checkpoints, runtime."""
