@@ -99,7 +99,7 @@ def train(
             rows = torch.index_select(data, 0, index, out=raw[: len(index)])
             x = buffer[: len(index)].copy_(rows).div_(255)
             terms = model.loss_terms(x, model.draw_noise(len(x), generator))
-            loss = sum(terms.values())
+            loss = model.loss(terms)
             optimizer.zero_grad()
             loss.backward()
             optimizer.step()

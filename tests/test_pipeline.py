@@ -160,7 +160,8 @@ def test_headline_metrics_fit_a_terminal(pipeline: Path) -> None:
     def count(node: object) -> int:
         return sum(map(count, node.values())) if isinstance(node, dict) else 1
 
-    assert count(files["reports/metrics.json"]["data"]) <= 40
+    # At most 10 per model (tests/test_metrics_table.py), and the judges' accuracy.
+    assert count(files["reports/metrics.json"]["data"]) <= 10 * len(MODELS) + 1
 
 
 def test_plots_overlay_the_seeds(pipeline: Path) -> None:
