@@ -2,7 +2,8 @@
 
 Each entry says which stage writes it, what it is called in the report (labels may name params,
 filled in by `label`), which direction is better, whether it is measured by each judge (then a
-run holds one value per judge), whether it is a headline metric (`reports/metrics.json`, what
+run holds one value per judge), which kinds of model have it (an AE has no KL), whether it is a
+headline metric (`reports/metrics.json`, what
 `dvc metrics show` and `dvc exp show` display), and the smallest change it can make (a count moves
 by whole units; `check-results` uses it as a floor of its tolerance). The evaluate, render and
 paths stages pass what they measure through `record`, which refuses anything other than the
@@ -29,7 +30,7 @@ class Metric:
     judged: bool = False  # one value per judge
     per_item: bool = False  # a mean over items (paths) whose every value the stage keeps too
     headline: bool = False
-    vae_only: bool = False
+    kinds: tuple[str, ...] | None = None  # the kinds of model that have it; None: every kind
     resolution: float = 0.0  # a count changes by whole units: 1.0
     meaning: str = ""  # one sentence, for the measures that test a claim
 
@@ -58,7 +59,10 @@ METRICS = (
     # train: the last epoch's mean loss per image (DVCLive's summary)
     Metric("loss", "final train loss per image", "train"),
     Metric("bce", "final train BCE per image", "train"),
-    Metric("kl", "final train KL per image", "train", vae_only=True),
+    Metric("kl", "final train KL per image", "train", kinds=("vae",)),
+    Metric(
+        "mmd", "final train MMD of the codes from the prior (per batch)", "train", kinds=("wae",)
+    ),
     # evaluate: the test set
     Metric(
         "test_bce",
@@ -67,17 +71,49 @@ METRICS = (
         LOWER,
         headline=True,
     ),
-    Metric("test_neg_elbo", "test -ELBO per image", "evaluate", LOWER, vae_only=True),
-    Metric("test_kl", "test KL per image", "evaluate", vae_only=True),
+    Metric("test_neg_elbo", "test -ELBO per image", "evaluate", LOWER, kinds=("vae",)),
+    Metric("test_kl", "test KL per image", "evaluate", kinds=("vae",)),
     Metric(
         "log_likelihood",
         "test log-likelihood, importance-weighted ({iw_samples} samples)",
         "evaluate",
         HIGHER,
         headline=True,
-        vae_only=True,
+        kinds=("vae",),
     ),
     Metric("knn_accuracy", "{knn_k}-NN class accuracy of test codes", "evaluate", HIGHER),
+    # evaluate: is each model what its name claims? (the mechanisms' diagnostics)
+    Metric(
+        "posterior_sigma",
+        "mean posterior sigma of the test images",
+        "evaluate",
+        kinds=("vae",),
+        meaning="The encoder's sigma, averaged over the test images and the code's dimensions: "
+        "how wide the distribution is that the VAE encodes each image as.",
+    ),
+    Metric(
+        "spread_to_sigma",
+        "test codes' spread / mean posterior sigma",
+        "evaluate",
+        kinds=("vae",),
+        meaning="The standard deviation of the test images' posterior means (averaged over the "
+        "code's dimensions) over the mean posterior sigma: how many sigmas the codes span, so "
+        "the larger it is, the more each image's distribution is a point among the others.",
+    ),
+    Metric(
+        "code_eigenvalue_largest",
+        "largest eigenvalue of the test codes' covariance",
+        "evaluate",
+        meaning="The variance of the test codes (a VAE's posterior means) along their longest "
+        "principal axis: 1 for codes distributed as the prior N(0, I).",
+    ),
+    Metric(
+        "code_eigenvalue_smallest",
+        "smallest eigenvalue of the test codes' covariance",
+        "evaluate",
+        meaning="The variance of the test codes along their shortest principal axis: 1 for codes "
+        "distributed as the prior N(0, I).",
+    ),
     # render: each map (the lab's square and the model's own)
     Metric(
         "codes_in_square", "test codes inside the mapped square", "render", HIGHER, headline=True
@@ -181,10 +217,10 @@ def written_by(stage: str, kind: str | None = None) -> list[Metric]:
     a stage whose metrics do not depend on the kind of model."""
     metrics = [m for m in METRICS if m.stage == stage]
     if kind is None:
-        if any(m.vae_only for m in metrics):
+        if any(m.kinds is not None for m in metrics):
             raise ValueError(f"the {stage} stage writes metrics that depend on the model's kind")
         return metrics
-    return [m for m in metrics if kind == "vae" or not m.vae_only]
+    return [m for m in metrics if m.kinds is None or kind in m.kinds]
 
 
 def record(stage: str, values: dict[str, Any], kind: str | None = None) -> dict[str, Any]:
