@@ -18,6 +18,7 @@ import yaml
 from PIL import Image
 
 from latentlab.core import params
+from latentlab.report import comparison, factorial, mechanisms, results
 
 REPO = Path(__file__).resolve().parents[1]
 DATA = Path("/usr/share/datasets/fashion-mnist")
@@ -150,6 +151,22 @@ def test_every_stage_ran_and_wrote_its_outputs(pipeline: Path) -> None:
     report = (pipeline / "reports/report.md").read_text()
     assert "## The answer" in report and "| claim" in report and "figures/maps.png" in report
     assert "How far the measures can be fooled" in report and "| fooled by" in report
+
+
+def test_the_mechanisms_factorial_reads_a_real_run(pipeline: Path, monkeypatch) -> None:
+    """The four cells' results, as the stages wrote them, make a factorial and its report text."""
+    monkeypatch.chdir(pipeline)
+    p = params.load()
+    table = results.gather(p)
+    cells = factorial.design_cells(p)
+    assert cells is not None and set(cells.in_rows()) == {"ae_wide", "wae", "vae_nokl", "vae"}
+    fact = factorial.factorial(cells, table, results.gather_items(p))
+    summary = results.summarise(table)
+    why = mechanisms.why(fact, summary)
+    assert all(f"*{claim.text}*: " in why for claim in comparison.CLAIMS)
+    assert "mean posterior sigma" in why and "eigenvalues" in why
+    for text in (why, mechanisms.effects_table(fact, p), mechanisms.diagnostics_table(summary, p)):
+        assert "nan" not in text.lower()
 
 
 def test_headline_metrics_fit_a_terminal(pipeline: Path) -> None:
