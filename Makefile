@@ -6,7 +6,8 @@ export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 # The quick loop: the whole pipeline on 2,000 images, one seed, one judge and one epoch per model
 # (the models dvc.yaml declares), as a scratch experiment that leaves the workspace alone.
 QUICK := -S data.limit=2000 -S 'seeds=[1]' -S 'judge.seeds=[1]' -S judge.epochs=1 \
-	-S evaluate.iw_samples=10 -S paths.pairs=50 -S ae.epochs=1 -S vae.epochs=1 -S ae_wide.epochs=1
+	-S evaluate.iw_samples=10 -S paths.pairs=50 -S ae.epochs=1 -S vae.epochs=1 -S ae_wide.epochs=1 \
+	-S vae_nokl.epochs=1 -S wae.epochs=1
 
 .PHONY: repro test quick check-results bench lint setup data sshd
 

@@ -87,7 +87,7 @@ def _epoch(
     for b in bar:
         x = batches.get(order, b)
         terms = model.loss_terms(x, model.draw_noise(len(x), generator))
-        loss = sum(terms.values())
+        loss = model.loss(terms)
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()

@@ -58,6 +58,7 @@ def main() -> None:
         metrics["knn_accuracy"] = evaluation.knn_accuracy(
             train_codes, train_labels, test_codes, test_labels, k=e.knn_k
         )
+        metrics |= evaluation.code_diagnostics(model, test_pixels, test_codes)
         originals, recon, index = evaluation.class_examples(model, test_images, test_labels, device)
         save_arrays(
             paths.codes(mp.name, seed),

@@ -13,8 +13,9 @@ from latentlab.core.errors import stage_entry
 from latentlab.core.fashion_mnist import load_split
 from latentlab.core.paths import DATA_ROOT
 from latentlab.nn.checkpoints import save_weights
-from latentlab.nn.models import LatentModel, build_model
+from latentlab.nn.models import LatentModel
 from latentlab.nn.runtime import resolve_device
+from latentlab.nn.trained import new_model
 from latentlab.training import train
 from stages import log_written, stage_params
 
@@ -35,7 +36,7 @@ def main() -> None:
         for seed in p.seeds:
             log.info("training %s (seed %d) on %d images on %s", mp.name, seed, len(images), device)
             torch.manual_seed(seed)
-            model = build_model(mp.kind, mp.latent_dim, mp.hidden)
+            model = new_model(mp)
 
             def log_epoch(
                 epoch: int, means: dict[str, float], seed: int = seed, model: LatentModel = model

@@ -35,7 +35,7 @@ def test_the_judges_are_good_classifiers() -> None:
 def test_headline_metrics_are_few_and_finite() -> None:
     headline = json.loads((REPO / "reports/metrics.json").read_text())
     values = [v for model in P.report.models for v in headline[model].values()]
-    assert len(values) + 1 <= 40
+    assert len(values) <= 10 * len(P.report.models)  # tests/test_metrics_table.py's bound
     assert all(isinstance(v, float) and v == v for v in values)
     assert headline["vae"]["log_likelihood"] < 0 < headline["vae"]["test_bce"]
 

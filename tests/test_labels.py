@@ -1,5 +1,6 @@
 """The report's wording of the metrics (latentlab/report/labels.py): a label for every metric and
-none for a metric that does not exist, a meaning for exactly the measures that test a claim, and
+none for a metric that does not exist, a meaning for exactly the measures that test a claim and the
+mechanisms' diagnostics, and
 labels that format with the real params and name their values."""
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from latentlab.analysis.metrics import METRICS
 from latentlab.core import params
 from latentlab.report.comparison import CLAIMS
 from latentlab.report.labels import LABELS, MEANINGS, label, meaning
+from latentlab.report.mechanisms import DIAGNOSTICS
 
 REPO = Path(__file__).resolve().parents[1]
 DECLARED = params.declared_models(REPO / "dvc.yaml")
@@ -28,13 +30,13 @@ def test_every_metric_has_a_label_and_every_label_a_metric():
     assert set(LABELS) == {m.name for m in METRICS}
 
 
-def test_the_claims_measures_and_only_they_have_a_meaning():
-    assert set(MEANINGS) == CLAIM_MEASURES
+def test_the_claims_measures_and_the_diagnostics_and_only_they_have_a_meaning():
+    assert set(MEANINGS) == CLAIM_MEASURES | set(DIAGNOSTICS)
 
 
 def test_wording_formats_with_the_real_params(real_params):
     texts = [label(m.name, real_params) for m in METRICS]
-    texts += [meaning(name, real_params) for name in sorted(CLAIM_MEASURES)]
+    texts += [meaning(name, real_params) for name in sorted(MEANINGS)]
     for text in texts:
         assert text and text == text.strip(), text
         assert "{" not in text and "}" not in text and "\n" not in text, text

@@ -17,6 +17,7 @@ import yaml
 from latentlab.core import params
 from latentlab.core.errors import UserError
 from latentlab.core.params import (
+    MAX_BETA,
     MAX_CHANNELS,
     MAX_DPI,
     MAX_EPOCHS,
@@ -25,6 +26,7 @@ from latentlab.core.params import (
     MAX_JUDGES,
     MAX_KNN_K,
     MAX_LAYERS,
+    MAX_MMD_WEIGHT,
     MAX_PAIRS,
     MAX_PATH_IMAGES,
     MAX_PRIOR_SAMPLES,
@@ -40,7 +42,13 @@ from latentlab.core.params import (
 )
 
 REPO = Path(__file__).resolve().parents[1]
-DECLARED = ["ae", "vae", "ae_wide"]  # what the repository's dvc.yaml declares (checked below)
+DECLARED = [
+    "ae",
+    "vae",
+    "ae_wide",
+    "vae_nokl",
+    "wae",
+]  # what the repository's dvc.yaml declares (checked below)
 
 
 class _Delete:
@@ -86,8 +94,21 @@ LAPTOP = "to keep a run within a laptop's memory and time"
 # ae_wide get the same rules, see below).
 BAD = [
     # a model's section
-    ("vae.kind", "gan", ["vae.kind", "'gan'", "one of ae, vae"]),
-    ("vae.kind", 1, ["vae.kind", "one of ae, vae"]),
+    ("vae.kind", "gan", ["vae.kind", "'gan'", "one of ae, vae, wae"]),
+    ("vae.kind", 1, ["vae.kind", "one of ae, vae, wae"]),
+    # the weight of a prior term: beta of a VAE's section, mmd_weight of a WAE's, nowhere else
+    ("vae.beta", -0.5, ["vae.beta", "-0.5", f"from 0 to {MAX_BETA:g}"]),
+    ("vae.beta", MAX_BETA + 1, ["vae.beta", f"from 0 to {MAX_BETA:g}"]),
+    ("vae.beta", True, ["vae.beta", "True", "a number"]),
+    ("vae.beta", "1", ["vae.beta", "'1'", "a number"]),
+    ("vae.beta", float("nan"), ["vae.beta", "a number"]),
+    ("vae.beta", DELETE, ["vae.beta", "missing", "lr, beta"]),
+    ("wae.mmd_weight", -1, ["wae.mmd_weight", f"from 0 to {MAX_MMD_WEIGHT:g}"]),
+    ("wae.mmd_weight", float("inf"), ["wae.mmd_weight", f"from 0 to {MAX_MMD_WEIGHT:g}"]),
+    ("wae.mmd_weight", DELETE, ["wae.mmd_weight", "missing", "lr, mmd_weight"]),
+    ("wae.beta", 1, ["wae.beta", "not a known key", "lr, mmd_weight"]),
+    ("ae_wide.beta", 1, ["ae_wide.beta", "not a known key"]),
+    ("vae.mmd_weight", 1, ["vae.mmd_weight", "not a known key", "lr, beta"]),
     ("vae.latent_dim", 3, ["vae.latent_dim", "must be 2", "map needs a 2-D code"]),
     ("vae.latent_dim", 64, ["vae.latent_dim", "must be 2", "2-D code"]),
     ("vae.latent_dim", 0, ["vae.latent_dim", "positive integer"]),
@@ -314,6 +335,11 @@ def typed(p: params.Params, key: str) -> Any:
 # Values on the allowed side of each boundary (and the odd forms that are meant to pass).
 GOOD = [
     ("vae.latent_dim", 2),
+    ("vae.beta", 0),
+    ("vae.beta", 2.5),
+    ("vae.beta", MAX_BETA),
+    ("wae.mmd_weight", 0),
+    ("wae.mmd_weight", MAX_MMD_WEIGHT),
     ("vae.hidden", []),
     ("vae.hidden", [1]),
     ("vae.hidden", [MAX_WIDTH]),
@@ -389,6 +415,14 @@ def test_boundary_value_is_accepted(default_params, key, value):
 
 
 # Values that are allowed only with others: checked together.
+
+
+def test_a_wae_batch_size_leaving_a_last_batch_of_one_image_is_refused(default_params):
+    default_params["data"]["limit"] = 513
+    message = refused(mutate(default_params, "wae.batch_size", 256))  # 256 + 256 + 1
+    assert "wae.batch_size is 256" in message and "513 training images" in message
+    params.validate(mutate(default_params, "wae.batch_size", 257), DECLARED)  # 257 + 256
+    params.validate(mutate(default_params, "vae.batch_size", 256), DECLARED)  # a VAE's may
 
 
 def test_min_tiles_is_checked_against_the_grid(default_params):
@@ -478,7 +512,7 @@ def test_a_section_not_declared_is_set_aside_but_still_checked(default_params):
     """dvc.yaml declares only the VAE: the ae sections stay, are validated, and not compared."""
     default_params["report"]["models"] = ["vae"]
     p = params.validate(default_params, ["vae"])
-    assert set(p.models) == {"vae", "ae", "ae_wide"}
+    assert set(p.models) == {"vae", "ae", "ae_wide", "vae_nokl", "wae"}
     assert [m.name for m in p.compared] == ["vae"]
     default_params["ae"]["epochs"] = 0
     with pytest.raises(UserError, match=r"ae\.epochs is 0, but it must be a positive integer"):
@@ -706,11 +740,11 @@ def test_a_key_given_twice_is_refused_as_dvc_refuses_it(tmp_path):
 def test_a_merge_key_may_override_what_it_brings_in(tmp_path):
     text = (REPO / "params.yaml").read_text()
     text = text.replace("\nvae:", "\nvae: &vae", 1)
-    start, end = text.index("\nae_wide:"), text.index("\nprogress_map:")
+    start, end = text.index("\nvae_nokl:"), text.index("\nwae:")
     path = tmp_path / "params.yaml"
-    path.write_text(text[:start] + "\nae_wide:\n  <<: *vae\n  kind: ae\n" + text[end:])
+    path.write_text(text[:start] + "\nvae_nokl:\n  <<: *vae\n  beta: 0\n" + text[end:])
     p = params.load(path, REPO / "dvc.yaml")
-    assert p.model("ae_wide").kind == "ae" and p.model("ae_wide").hidden == [512]
+    assert p.model("vae_nokl").beta == 0 and p.model("vae_nokl").hidden == [512]
 
 
 @pytest.mark.parametrize(

@@ -2,9 +2,10 @@
 
 Each entry says what a computation needs to know of it: which stage writes it, which direction is
 better, whether it is measured by each judge (then a run holds one value per judge, and a verdict
-on it must exceed the judges' spread), whether it is a headline metric (`reports/metrics.json`,
-what `dvc metrics show` and `dvc exp show` display), and the smallest change it can make (a count
-moves by whole units; `check-results` uses it as a floor of its tolerance). How the report names
+on it must exceed the judges' spread), which kinds of model have it (an AE has no KL), whether it
+is a headline metric (`reports/metrics.json`, what `dvc metrics show` and `dvc exp show`
+display), and the smallest change it can make (a count moves by whole units; `check-results`
+uses it as a floor of its tolerance). How the report names
 and explains each metric is latentlab/report/labels.py, keyed by the name. The evaluate, render and
 paths stages pass what they measure through `record`, which refuses anything other than the
 table's entries for the stage; the train and judge stages' files are DVCLive's summaries of what
@@ -29,7 +30,7 @@ class Metric:
     per_judge: bool = False  # one value per judge
     per_item: bool = False  # a mean over items (paths) whose every value the stage keeps too
     headline: bool = False
-    vae_only: bool = False
+    kinds: tuple[str, ...] | None = None  # the kinds of model that have it; None: every kind
     resolution: float = 0.0  # a count changes by whole units: 1.0
 
 
@@ -37,13 +38,19 @@ METRICS = (
     # train: the last epoch's mean loss per image (DVCLive's summary)
     Metric("loss", "train"),
     Metric("bce", "train"),
-    Metric("kl", "train", vae_only=True),
+    Metric("kl", "train", kinds=("vae",)),
+    Metric("mmd", "train", kinds=("wae",)),
     # evaluate: the test set
     Metric("test_bce", "evaluate", LOWER, headline=True),
-    Metric("test_neg_elbo", "evaluate", LOWER, vae_only=True),
-    Metric("test_kl", "evaluate", vae_only=True),
-    Metric("log_likelihood", "evaluate", HIGHER, headline=True, vae_only=True),
+    Metric("test_neg_elbo", "evaluate", LOWER, kinds=("vae",)),
+    Metric("test_kl", "evaluate", kinds=("vae",)),
+    Metric("log_likelihood", "evaluate", HIGHER, headline=True, kinds=("vae",)),
     Metric("knn_accuracy", "evaluate", HIGHER),
+    # evaluate: is each model what its name claims? (the mechanisms' diagnostics)
+    Metric("posterior_sigma", "evaluate", kinds=("vae",)),
+    Metric("spread_to_sigma", "evaluate", kinds=("vae",)),
+    Metric("code_eigenvalue_largest", "evaluate"),
+    Metric("code_eigenvalue_smallest", "evaluate"),
     # render: each map (the lab's square and the model's own)
     Metric("codes_in_square", "render", HIGHER, headline=True),
     Metric("tiles_with_data", "render"),
@@ -71,10 +78,10 @@ def written_by(stage: str, kind: str | None = None) -> list[Metric]:
     a stage whose metrics do not depend on the kind of model."""
     metrics = [m for m in METRICS if m.stage == stage]
     if kind is None:
-        if any(m.vae_only for m in metrics):
+        if any(m.kinds is not None for m in metrics):
             raise ValueError(f"the {stage} stage writes metrics that depend on the model's kind")
         return metrics
-    return [m for m in metrics if kind == "vae" or not m.vae_only]
+    return [m for m in metrics if m.kinds is None or kind in m.kinds]
 
 
 def record(stage: str, values: dict[str, Any], kind: str | None = None) -> dict[str, Any]:

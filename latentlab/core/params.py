@@ -21,7 +21,7 @@ from latentlab.core.fashion_mnist import IMAGE_SIDE, SPLIT_SIZES
 
 PARAMS_FILE = Path("params.yaml")
 PIPELINE_FILE = Path("dvc.yaml")
-MODEL_KINDS = ("ae", "vae")
+MODEL_KINDS = ("ae", "vae", "wae")
 DEVICES = ("auto", "cpu", "cuda")
 NO_CUDA = "params.yaml: device is 'cuda', but no CUDA GPU is visible; use auto or cpu"
 MAP_LATENT_DIM = 2
@@ -47,6 +47,8 @@ MAX_STEPS = 256
 MAX_SHOWN = 20
 MAX_PRIOR_SAMPLES = 10000
 MIN_DPI, MAX_DPI = 20, 300
+MAX_BETA = 100.0  # a VAE's KL weight: 1 is the ELBO, 0 drops the prior term
+MAX_MMD_WEIGHT = 1e5  # a WAE's MMD weight, against a reconstruction BCE of a few hundred
 # Bounds on products of values, each the size of the largest array it makes (floats).
 MAX_BATCH_FLOATS = 2**26  # a batch's widest layer: batch_size x max(784, hidden) (256 MB)
 MAX_JUDGE_FLOATS = 2**26  # a judge's first convolution: batch_size x channels x 28 x 28
@@ -64,6 +66,8 @@ class ModelParams:
     epochs: int
     batch_size: int
     lr: float
+    beta: float | None = None  # kind vae only: the KL term's weight
+    mmd_weight: float | None = None  # kind wae only: the MMD term's weight
 
 
 @dataclass(frozen=True)
@@ -236,12 +240,14 @@ def _seeds(key: str, value: Any, longest: int) -> list[int]:
 TOP = "params.yaml"  # the key of the file's top level, whose keys are named bare
 
 
-def _section(key: str, value: Any, fields: tuple[str, ...]) -> dict[str, Any]:
-    """A mapping with exactly `fields` as keys."""
+def _section(
+    key: str, value: Any, fields: tuple[str, ...], partial: bool = False
+) -> dict[str, Any]:
+    """A mapping with exactly `fields` as keys (with `partial`, at least them)."""
     if not isinstance(value, dict):
         raise _fail(key, value, f"a mapping with the keys {', '.join(fields)}")
     prefix = "" if key == TOP else f"{key}."
-    unknown = sorted(set(value) - set(fields), key=str)
+    unknown = [] if partial else sorted(set(value) - set(fields), key=str)
     if unknown:
         raise UserError(
             f"params.yaml: {prefix}{unknown[0]} is not a known key; {key} takes {', '.join(fields)}"
@@ -255,6 +261,8 @@ def _section(key: str, value: Any, fields: tuple[str, ...]) -> dict[str, Any]:
 
 
 MODEL_FIELDS = ("kind", "latent_dim", "hidden", "epochs", "batch_size", "lr")
+# The weight of each kind's prior term, a key of its sections only.
+PRIOR_WEIGHT_FIELD = {"vae": ("beta", MAX_BETA), "wae": ("mmd_weight", MAX_MMD_WEIGHT)}
 TOP_FIELDS = (
     "data",
     "device",
@@ -269,10 +277,21 @@ TOP_FIELDS = (
 )
 
 
+def _weight(key: str, value: Any, maximum: float) -> float:
+    """A finite number from 0 to maximum."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= maximum:
+        raise _fail(key, value, f"a number from 0 to {maximum:g}")
+    return float(value)
+
+
 def _model(name: str, raw: Any) -> ModelParams:
-    s = _section(name, raw, MODEL_FIELDS)
-    if s["kind"] not in MODEL_KINDS:
-        raise _fail(f"{name}.kind", s["kind"], f"one of {', '.join(MODEL_KINDS)}")
+    # The kind first: which keys a section takes depends on it.
+    kind = _section(name, raw, MODEL_FIELDS, partial=True)["kind"]
+    if kind not in MODEL_KINDS:
+        raise _fail(f"{name}.kind", kind, f"one of {', '.join(MODEL_KINDS)}")
+    weight = PRIOR_WEIGHT_FIELD.get(kind)
+    s = _section(name, raw, MODEL_FIELDS + ((weight[0],) if weight else ()))
+    weights = {weight[0]: _weight(f"{name}.{weight[0]}", s[weight[0]], weight[1])} if weight else {}
     latent_dim = _int(f"{name}.latent_dim", s["latent_dim"], 1)
     if latent_dim != MAP_LATENT_DIM:
         raise UserError(
@@ -297,6 +316,7 @@ def _model(name: str, raw: Any) -> ModelParams:
         epochs=_int(f"{name}.epochs", s["epochs"], 1, MAX_EPOCHS, LAPTOP),
         batch_size=batch_size,
         lr=_number(f"{name}.lr", s["lr"], MAX_LR),
+        **weights,
     )
 
 
@@ -447,6 +467,15 @@ def validate(raw: Any, declared: list[str]) -> Params:
             "0 (all images) or at least 2, so that every real "
             "image has a neighbour among the test images",
         )
+    for m in models.values():
+        if m.kind == "wae" and n_train % m.batch_size == 1:
+            # The MMD compares the codes of a batch with each other: one code has no pair.
+            raise _fail(
+                f"{m.name}.batch_size",
+                m.batch_size,
+                f"a size that leaves no last batch of a single image of the {n_train} training "
+                f"images (a WAE's MMD compares a batch's codes in pairs)",
+            )
     pa = _section("paths", top["paths"], ("pairs", "steps", "seed", "shown"))
     pairs = _int("paths.pairs", pa["pairs"], 1, MAX_PAIRS, LAPTOP)
     steps = _int("paths.steps", pa["steps"], 2, MAX_STEPS, LAPTOP)
