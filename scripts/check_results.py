@@ -29,10 +29,11 @@ from pathlib import Path
 from typing import NoReturn
 
 import pandas as pd
-import yaml
 from scipy import stats
 
 from latentlab.analysis.metrics import BY_NAME
+from latentlab.core.errors import UserError
+from latentlab.core.params import parse_yaml, read_yaml
 from latentlab.core.paths import SUMMARY
 
 REPO = Path(__file__).resolve().parents[1]
@@ -118,9 +119,12 @@ def main() -> None:
     current_file = REPO / SUMMARY
     if not current_file.is_file():
         refuse(f"{SUMMARY} is missing; run `make repro` first")
-    if yaml.safe_load(committed_file(args.rev, PARAMS)) != yaml.safe_load(
-        (REPO / PARAMS).read_text()
-    ):
+    try:  # the values as DVC reads them, so that `02000` and `2000` are the same value
+        committed_params = parse_yaml(committed_file(args.rev, PARAMS), f"{args.rev}:{PARAMS}")
+        current_params = read_yaml(REPO / PARAMS)
+    except UserError as err:
+        refuse(str(err))
+    if committed_params != current_params:
         refuse(
             f"{PARAMS} differs from the one committed at {args.rev}, so the results cannot be "
             f"compared; compare with the revision whose params made this run (--rev)"

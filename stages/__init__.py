@@ -20,7 +20,6 @@ if _IMPORTING:
     gc.disable()
 
 from latentlab.core import params  # noqa: E402
-from latentlab.core.errors import UserError  # noqa: E402
 from latentlab.core.params import ModelParams, Params  # noqa: E402
 
 
@@ -48,14 +47,7 @@ def stage_params(doc: str | None, per_model: bool = False) -> tuple[Params, Mode
         parser.add_argument("model", help="a model that dvc.yaml declares (vars: models)")
     args = parser.parse_args()
     p = params.load()
-    if not per_model:
-        return p, None
-    declared = params.declared_models()
-    if args.model not in declared:
-        raise UserError(
-            f"unknown model {args.model!r}; dvc.yaml declares the models {', '.join(declared)}"
-        )
-    return p, p.model(args.model)
+    return p, p.model(args.model) if per_model else None  # p.models: what dvc.yaml declares
 
 
 class _Parser(argparse.ArgumentParser):

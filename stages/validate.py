@@ -8,6 +8,7 @@ params itself when it starts.)
 
 import logging
 
+from latentlab.core import memory
 from latentlab.core.artifacts import write_bytes
 from latentlab.core.errors import UserError, stage_entry
 from latentlab.core.params import NO_CUDA
@@ -27,6 +28,13 @@ def main() -> None:
         if not torch.cuda.is_available():
             raise UserError(NO_CUDA)
     log.info("params.yaml is valid: models %s, seeds %s", ", ".join(p.models), p.seeds)
+    largest = max(memory.peaks(p), key=lambda peak: peak.bytes)
+    log.info(
+        "the largest estimated peak is %s's, %.1f GiB of memory_gib %g",
+        largest.stage,
+        largest.bytes / memory.GIB,
+        p.memory_gib,
+    )
     write_bytes(VALIDATED, b"params.yaml passed validation; every stage depends on this file\n")
     log_written(log, VALIDATED)
 

@@ -13,7 +13,6 @@ from typing import Any
 
 import numpy as np
 import pytest
-import yaml
 
 from latentlab import download
 from latentlab.core import fashion_mnist, params
@@ -64,8 +63,8 @@ def small_train(raw_root: Path) -> tuple[np.ndarray, np.ndarray]:
 
 @pytest.fixture(scope="session")
 def repo_params() -> dict[str, Any]:
-    """The repository's params.yaml as loaded by PyYAML (do not mutate: use default_params)."""
-    return yaml.safe_load((REPO / "params.yaml").read_text())
+    """The repository's params.yaml as DVC reads it (do not mutate: use default_params)."""
+    return params.read_yaml(REPO / "params.yaml")
 
 
 @pytest.fixture
@@ -108,9 +107,9 @@ def stage_dir(tmp_path: Path, raw_root: Path, repo_params: dict[str, Any]) -> Pa
     return tmp_path
 
 
-def write_params(folder: Path, params: dict[str, Any]) -> None:
-    """Write params as folder/params.yaml."""
-    (folder / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+def write_params(folder: Path, raw: dict[str, Any]) -> None:
+    """Write `raw` as folder/params.yaml, as DVC reads it back."""
+    (folder / "params.yaml").write_text(params.dump_yaml(raw))
 
 
 @pytest.fixture

@@ -19,8 +19,8 @@ P = params.load(REPO / "params.yaml", REPO / "dvc.yaml")
 
 
 def test_committed_run_used_the_default_params() -> None:
-    raw = yaml.safe_load((REPO / "params.yaml").read_text())
-    lock = yaml.safe_load((REPO / "dvc.lock").read_text())["stages"]
+    raw = params.read_yaml(REPO / "params.yaml")
+    lock = params.read_yaml(REPO / "dvc.lock")["stages"]
     assert lock["train@vae"]["params"]["params.yaml"]["vae"] == raw["vae"]
     assert lock["train@vae"]["params"]["params.yaml"]["data.limit"] == 0
     assert lock["report"]["params"]["params.yaml"] == raw

@@ -15,6 +15,7 @@ import pytest
 import yaml
 
 from latentlab.core import paths
+from latentlab.core.params import read_yaml
 from scripts.code_measures import concrete_stages
 
 REPO = Path(__file__).resolve().parents[1]
@@ -155,12 +156,11 @@ def test_nothing_from_params_is_interpolated() -> None:
     text = (REPO / "dvc.yaml").read_text()
     assert set(re.findall(r"\$\{([^}]*)\}", text)) == {"item", "models"}
     assert all(isinstance(v, dict) for v in PIPELINE["vars"]), "vars must not name a file"
-    params = yaml.safe_load((REPO / "params.yaml").read_text())
-    assert "models" not in params
+    assert "models" not in read_yaml(REPO / "params.yaml")
 
 
 def test_declared_models_are_plain_names_with_params_sections() -> None:
-    params = yaml.safe_load((REPO / "params.yaml").read_text())
+    params = read_yaml(REPO / "params.yaml")
     for name in MODELS:
         assert name.isidentifier() and name in params
 

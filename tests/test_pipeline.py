@@ -68,11 +68,11 @@ def git(*args: str, cwd: Path) -> subprocess.CompletedProcess:
 
 def set_params(repo: Path, **changes: object) -> None:
     """Set dotted keys of the repository's params.yaml."""
-    raw = yaml.safe_load((repo / "params.yaml").read_text())
+    raw = params.read_yaml(repo / "params.yaml")
     for key, value in changes.items():
         section, _, field = key.rpartition(".")
         (raw[section] if section else raw)[field] = value
-    (repo / "params.yaml").write_text(yaml.safe_dump(raw, sort_keys=False))
+    (repo / "params.yaml").write_text(params.dump_yaml(raw))
 
 
 def make_small_copy(dest: Path) -> Path:
