@@ -110,6 +110,7 @@ def stage_outputs(stage: str, model: str = "") -> dict[str, bool]:
             paths.REPORTS / "report.md": False,
             paths.FIGURES: False,
             paths.HEADLINE: False,
+            paths.VERDICTS: False,
             paths.SUMMARY: False,
         },
     }[stage]

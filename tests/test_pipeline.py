@@ -18,6 +18,7 @@ import yaml
 from PIL import Image
 
 from latentlab.core import params
+from latentlab.report.comparison import MIXED, NOT_DECIDED, NOT_SUPPORTED, SUPPORTED
 
 REPO = Path(__file__).resolve().parents[1]
 DATA = Path("/usr/share/datasets/fashion-mnist")
@@ -155,7 +156,13 @@ def test_every_stage_ran_and_wrote_its_outputs(pipeline: Path) -> None:
 def test_headline_metrics_fit_a_terminal(pipeline: Path) -> None:
     shown = json.loads(dvc("metrics", "show", "--json", cwd=pipeline).stdout)
     files = next(iter(shown.values()))["data"]
-    assert list(files) == ["reports/metrics.json"]
+    assert list(files) == ["reports/metrics.json", "reports/verdicts.json"]
+    verdicts = files["reports/verdicts.json"]["data"]
+    words = {SUPPORTED, MIXED, NOT_SUPPORTED, NOT_DECIDED}
+    assert set(verdicts) == {"vae"} and set(verdicts["vae"]) == {"ae", "ae_wide"}
+    for claims in verdicts["vae"].values():
+        assert set(claims) == {"kinds", "kinds_own", "smooth", "realistic", "realistic_own"}
+        assert set(claims.values()) <= words
 
     def count(node: object) -> int:
         return sum(map(count, node.values())) if isinstance(node, dict) else 1
@@ -287,6 +294,7 @@ def test_a_report_over_one_kind_of_model_has_no_comparison(
     assert sorted(json.loads((repo / "reports/metrics.json").read_text())) == sorted(
         ["judge_accuracy", *compared]
     )
+    assert json.loads((repo / "reports/verdicts.json").read_text()) == {}
     drawn = {p.name for p in (repo / "reports/figures").iterdir()}
     assert {f"map_{m}.png" for m in compared} <= drawn
     assert not {f"map_{m}.png" for m in MODELS if m not in compared} & drawn
