@@ -8,7 +8,19 @@ export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 QUICK := -S data.limit=2000 -S 'seeds=[1]' -S 'judge.seeds=[1]' -S judge.epochs=1 \
 	-S evaluate.iw_samples=10 -S paths.pairs=50 -S ae.epochs=1 -S vae.epochs=1 -S ae_wide.epochs=1
 
-.PHONY: repro test quick check-results bench lint setup data sshd
+# `dvc exp show` with a column per param that differs and none for the metrics (named by the
+# last part of their key), the dependency hashes (columns named by path) or the time: DVC's tree
+# of runs and what each changed, in a terminal's width (tests/test_compare.py checks the
+# pattern against the headline metrics, the verdicts and the params).
+empty :=
+space := $(empty) $(empty)
+METRIC_KEYS := judge_accuracy test_bce log_likelihood codes_in_square coverage classes_present \
+	inception_score precision frechet_distance path_evenness path_middle_precision \
+	kinds smooth realistic
+METRIC_COLUMNS := (.*\.)?($(subst $(space),|,$(strip $(METRIC_KEYS))))(_own)?$$
+EXP_SHOW_DROP := Created|.*/.*|maps$$|runs$$|$(METRIC_COLUMNS)
+
+.PHONY: repro test quick compare exps check-results bench lint setup data sshd
 
 repro: setup data  ## the full default pipeline
 	dvc repro
@@ -19,6 +31,12 @@ test: setup data sshd  ## unit and end-to-end tests, then ruff
 
 quick: setup data  ## a scratch experiment on a small subset; add params with ARGS="-S vae.lr=0.003"
 	dvc exp run --temp $(QUICK) $(ARGS)
+
+compare: setup  ## the workspace and experiments in 100 columns; EXPS="exp-a exp-b", ARGS=-A
+	python -m scripts.compare $(EXPS) $(ARGS)
+
+exps: setup  ## DVC's table of experiments: each run and the params it changed; ARGS="-A" for all
+	dvc exp show --only-changed --drop '$(EXP_SHOW_DROP)' $(ARGS)
 
 check-results: setup  ## does this workspace's run agree with the committed one?
 	python -m scripts.check_results
