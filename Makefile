@@ -20,7 +20,7 @@ METRIC_KEYS := judge_accuracy test_bce log_likelihood codes_in_square coverage c
 METRIC_COLUMNS := (.*\.)?($(subst $(space),|,$(strip $(METRIC_KEYS))))(_own)?$$
 EXP_SHOW_DROP := Created|.*/.*|maps$$|runs$$|$(METRIC_COLUMNS)
 
-.PHONY: repro test quick compare exps check-results bench lint setup data sshd
+.PHONY: repro test quick compare exps check-results plots-template bench lint setup data sshd
 
 repro: setup data  ## the full default pipeline
 	dvc repro
@@ -40,6 +40,9 @@ exps: setup  ## DVC's table of experiments: each run and the params it changed; 
 
 check-results: setup  ## does this workspace's run agree with the committed one?
 	python -m scripts.check_results
+
+plots-template: setup  ## rewrite .dvc/plots/offline.html (dvc plots' page, Vega inlined) with npm
+	python -m scripts.plots_template
 
 bench: setup data  ## the speed benchmark; writes benchmarks/RESULTS.md
 	python -m benchmarks.bench
