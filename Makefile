@@ -38,8 +38,8 @@ compare: setup  ## the workspace and experiments in 100 columns; EXPS="exp-a exp
 exps: setup  ## DVC's table of experiments: each run and the params it changed; ARGS="-A" for all
 	dvc exp show --only-changed --drop '$(EXP_SHOW_DROP)' $(ARGS)
 
-check-results: setup  ## does this workspace's run agree with the committed one?
-	python -m scripts.check_results
+check-results: setup  ## does this run agree with HEAD's? REV=<commit or experiment>, RUN=<exp>
+	python -m scripts.check_results $(if $(REV),--rev '$(REV)') $(if $(RUN),--run '$(RUN)')
 
 plots-template: setup  ## rewrite .dvc/plots/offline.html (dvc plots' page, Vega inlined) with npm
 	python -m scripts.plots_template

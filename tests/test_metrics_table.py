@@ -36,6 +36,8 @@ def test_every_field_takes_an_allowed_value():
         assert m.stage in STAGES, m.name
         assert m.resolution >= 0, m.name
         assert m.label and m.label == m.label.strip(), m.name
+        low, high = m.bounds
+        assert low < high and m.resolution <= high - low, m.name
 
 
 def test_judged_metrics_are_measures_of_decoded_images():

@@ -3,19 +3,31 @@
 Each entry says which stage writes it, what it is called in the report (labels may name params,
 filled in by `label`), which direction is better, whether it is measured by each judge (then a
 run holds one value per judge), whether it is a headline metric (`reports/metrics.json`, what
-`dvc metrics show` and `dvc exp show` display), and the smallest change it can make (a count moves
-by whole units; `check-results` uses it as a floor of its tolerance). The evaluate, render and
-paths stages pass what they measure through `record`, which refuses anything other than the
-table's entries for the stage; the train and judge stages' files are DVCLive's summaries of what
-they log (a judge's loss is not a measure of the maps, so it is not listed).
+`dvc metrics show` and `dvc exp show` display), the smallest change it can make (a count moves
+by whole units; `check-results` uses it as a floor of its tolerance) and the values it can take
+(`check-results` clips its tolerance to them). The evaluate, render and paths stages pass what
+they measure through `record`, which refuses anything other than the table's entries for the
+stage; the train and judge stages' files are DVCLive's summaries of what they log (a judge's
+loss is not a measure of the maps, so it is not listed).
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any
 
 HIGHER, LOWER, NEITHER = "higher", "lower", ""
+
+# The values a metric can take, (lowest, highest), each from what the metric is:
+UNBOUNDED = (-math.inf, math.inf)
+SHARE = (0.0, 1.0)  # a fraction of images, tiles, codes or of a path's change; an accuracy
+PIXELS = (0.0, 1.0)  # a root-mean-square difference of pixel values, which lie in [0, 1]
+NON_NEGATIVE = (0.0, math.inf)  # a sum of per-pixel BCEs, a KL divergence, a distance, a count
+LOG_PROBABILITY = (-math.inf, 0.0)  # the log of a mean of Bernoulli likelihoods, each at most 1
+CLASSES = (0.0, 10.0)  # how many of Fashion-MNIST's ten classes
+# exp(I(class; tile)) over ten classes: 1 when the class says nothing, 10 at most
+INCEPTION = (1.0, 10.0)
 
 
 @dataclass(frozen=True)
@@ -31,6 +43,7 @@ class Metric:
     headline: bool = False
     vae_only: bool = False
     resolution: float = 0.0  # a count changes by whole units: 1.0
+    bounds: tuple[float, float] = UNBOUNDED  # the values it can take: one of those above
     meaning: str = ""  # one sentence, for the measures that test a claim
 
     def label_for(self, params: Any) -> str:
@@ -56,9 +69,9 @@ class Metric:
 
 METRICS = (
     # train: the last epoch's mean loss per image (DVCLive's summary)
-    Metric("loss", "final train loss per image", "train"),
-    Metric("bce", "final train BCE per image", "train"),
-    Metric("kl", "final train KL per image", "train", vae_only=True),
+    Metric("loss", "final train loss per image", "train", bounds=NON_NEGATIVE),
+    Metric("bce", "final train BCE per image", "train", bounds=NON_NEGATIVE),
+    Metric("kl", "final train KL per image", "train", vae_only=True, bounds=NON_NEGATIVE),
     # evaluate: the test set
     Metric(
         "test_bce",
@@ -66,9 +79,17 @@ METRICS = (
         "evaluate",
         LOWER,
         headline=True,
+        bounds=NON_NEGATIVE,
     ),
-    Metric("test_neg_elbo", "test -ELBO per image", "evaluate", LOWER, vae_only=True),
-    Metric("test_kl", "test KL per image", "evaluate", vae_only=True),
+    Metric(
+        "test_neg_elbo",
+        "test -ELBO per image",
+        "evaluate",
+        LOWER,
+        vae_only=True,
+        bounds=NON_NEGATIVE,
+    ),
+    Metric("test_kl", "test KL per image", "evaluate", vae_only=True, bounds=NON_NEGATIVE),
     Metric(
         "log_likelihood",
         "test log-likelihood, importance-weighted ({iw_samples} samples)",
@@ -76,16 +97,29 @@ METRICS = (
         HIGHER,
         headline=True,
         vae_only=True,
+        bounds=LOG_PROBABILITY,
     ),
-    Metric("knn_accuracy", "{knn_k}-NN class accuracy of test codes", "evaluate", HIGHER),
+    Metric(
+        "knn_accuracy",
+        "{knn_k}-NN class accuracy of test codes",
+        "evaluate",
+        HIGHER,
+        bounds=SHARE,
+    ),
     # render: each map (the lab's square and the model's own)
     Metric(
-        "codes_in_square", "test codes inside the mapped square", "render", HIGHER, headline=True
+        "codes_in_square",
+        "test codes inside the mapped square",
+        "render",
+        HIGHER,
+        headline=True,
+        bounds=SHARE,
     ),
     Metric(
         "tiles_with_data",
         "tiles that hold a test code",
         "render",
+        bounds=SHARE,
         meaning="The share of the map's tiles inside which at least one test image's code lies; "
         "the other tiles are decoded from codes no test image has.",
     ),
@@ -96,6 +130,7 @@ METRICS = (
         HIGHER,
         judged=True,
         headline=True,
+        bounds=SHARE,
         meaning="The share of test images whose {k}-nearest-neighbour ball among real images, "
         "in a judge's features, holds at least one map tile (Naeem et al., 2020).",
     ),
@@ -107,6 +142,7 @@ METRICS = (
         judged=True,
         headline=True,
         resolution=1.0,
+        bounds=CLASSES,
         meaning="The classes that own at least {min_tiles} tiles which a judge classifies with "
         "probability {min_confidence:g} or more and which lie inside a real image's ball in at "
         "least half of the real subsets.",
@@ -118,6 +154,7 @@ METRICS = (
         HIGHER,
         judged=True,
         headline=True,
+        bounds=INCEPTION,
         meaning="How confidently and how evenly a judge spreads the tiles over the ten classes.",
     ),
     Metric(
@@ -127,11 +164,17 @@ METRICS = (
         HIGHER,
         judged=True,
         headline=True,
+        bounds=SHARE,
         meaning="The share of tiles inside some real image's {k}-NN ball in a judge's features "
         "(Kynkaanniemi et al., 2019): tiles outside every ball look like no real item.",
     ),
     Metric(
-        "density", "density of tiles in test images' {k}-NN balls", "render", HIGHER, judged=True
+        "density",
+        "density of tiles in test images' {k}-NN balls",
+        "render",
+        HIGHER,
+        judged=True,
+        bounds=NON_NEGATIVE,
     ),
     Metric(
         "frechet_distance",
@@ -140,13 +183,19 @@ METRICS = (
         LOWER,
         judged=True,
         headline=True,
+        bounds=NON_NEGATIVE,
         meaning="The distance between Gaussians fitted to the tiles' and the test images' "
         "features: FID's formula (Heusel et al., 2017) in a judge's features, so not an "
         "Inception FID.",
     ),
-    Metric("blank_fraction", "blank tiles", "render"),
-    Metric("smoothness_mean", "neighbour-tile RMS difference, mean", "render"),
-    Metric("smoothness_p95", "neighbour-tile RMS difference, 95th percentile", "render"),
+    Metric("blank_fraction", "blank tiles", "render", bounds=SHARE),
+    Metric("smoothness_mean", "neighbour-tile RMS difference, mean", "render", bounds=PIXELS),
+    Metric(
+        "smoothness_p95",
+        "neighbour-tile RMS difference, 95th percentile",
+        "render",
+        bounds=PIXELS,
+    ),
     # paths: straight lines between the codes of test images of different classes
     Metric(
         "path_evenness",
@@ -155,6 +204,7 @@ METRICS = (
         LOWER,
         headline=True,
         per_item=True,
+        bounds=SHARE,
         meaning="Along straight paths between the codes of {pairs} pairs of test images of "
         "different classes, the largest step's share of the path's total pixel change (1/{steps} "
         "is perfectly even, 1 a single jump); it cannot tell a smooth blur from a smooth morph.",
@@ -166,12 +216,19 @@ METRICS = (
         HIGHER,
         judged=True,
         headline=True,
+        bounds=SHARE,
         meaning="The share of the paths' in-between images inside a real image's {k}-NN ball: "
         "whether what lies between two items looks like an item.",
     ),
-    Metric("path_class_changes", "class changes along a path", "paths", judged=True),
+    Metric(
+        "path_class_changes",
+        "class changes along a path",
+        "paths",
+        judged=True,
+        bounds=NON_NEGATIVE,
+    ),
     # judge
-    Metric("test_accuracy", "judge's test accuracy", "judge", HIGHER, headline=True),
+    Metric("test_accuracy", "judge's test accuracy", "judge", HIGHER, headline=True, bounds=SHARE),
 )
 BY_NAME = {m.name: m for m in METRICS}
 
