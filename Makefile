@@ -20,7 +20,8 @@ METRIC_KEYS := judge_accuracy test_bce log_likelihood codes_in_square coverage c
 METRIC_COLUMNS := (.*\.)?($(subst $(space),|,$(strip $(METRIC_KEYS))))(_own)?$$
 EXP_SHOW_DROP := Created|.*/.*|maps$$|runs$$|$(METRIC_COLUMNS)
 
-.PHONY: repro test quick compare exps check-results plots-template bench lint setup data sshd
+.PHONY: repro test quick compare exps check-results readme-graph plots-template bench \
+	lint setup data sshd
 
 repro: setup data  ## the full default pipeline
 	dvc repro
@@ -40,6 +41,9 @@ exps: setup  ## DVC's table of experiments: each run and the params it changed; 
 
 check-results: setup  ## does this run agree with HEAD's? REV=<commit or experiment>, RUN=<exp>
 	python -m scripts.check_results $(if $(REV),--rev '$(REV)') $(if $(RUN),--run '$(RUN)')
+
+readme-graph: setup  ## rewrite README.md's pipeline graph from `dvc dag --mermaid`
+	python -m scripts.readme_graph
 
 plots-template: setup  ## rewrite .dvc/plots/offline.html (dvc plots' page, Vega inlined) with npm
 	python -m scripts.plots_template
