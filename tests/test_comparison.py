@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import copy
 import math
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -15,7 +16,7 @@ from latentlab.core import paths
 from latentlab.core.artifacts import save_arrays, write_json
 from latentlab.core.errors import UserError
 from latentlab.core.fashion_mnist import CLASSES
-from latentlab.core.params import validate
+from latentlab.core.params import declared_models, validate
 from latentlab.report import comparison, results
 from latentlab.report.comparison import (
     MIXED,
@@ -28,7 +29,8 @@ from latentlab.report.comparison import (
     measure_verdict,
 )
 
-DECLARED = ["ae", "vae", "ae_wide"]
+REPO = Path(__file__).resolve().parents[1]
+DECLARED = declared_models(REPO / "dvc.yaml")
 JUDGES = [1, 2, 3]
 
 

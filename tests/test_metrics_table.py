@@ -15,7 +15,9 @@ from latentlab.core import params
 REPO = Path(__file__).resolve().parents[1]
 STAGES = ("train", "evaluate", "render", "paths", "judge")
 DECLARED = params.declared_models(REPO / "dvc.yaml")
-MAX_HEADLINE = 40  # what `dvc metrics show` can display readably
+# `make compare` prints a row per model and headline metric: a dozen a model keeps three models
+# on a screen or two.
+MAX_HEADLINE_PER_MODEL = 12
 
 
 @pytest.fixture(scope="module")
@@ -117,7 +119,7 @@ def test_headline_metrics_are_few():
     assert set(headline_metrics("ae")) <= set(per_vae)
     judge_headline = [m for m in METRICS if m.headline and m.stage == "judge"]
     assert [m.name for m in judge_headline] == ["test_accuracy"]
-    assert len(per_vae) * len(DECLARED) + 1 <= MAX_HEADLINE
+    assert len(per_vae) <= MAX_HEADLINE_PER_MODEL
 
 
 def test_headline_metrics_have_a_direction():

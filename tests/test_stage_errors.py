@@ -15,7 +15,7 @@ import sys
 import numpy as np
 import pytest
 import yaml
-from conftest import REPO, quick_params, write_params
+from conftest import MODELS, REPO, quick_params, write_params
 
 from latentlab.core import paths
 from latentlab.core.errors import UserError
@@ -150,7 +150,7 @@ def test_a_later_judge_diverging_leaves_no_judge_of_the_earlier_ones(
 @pytest.mark.parametrize(
     ("args", "words"),
     [
-        (["gan"], "unknown model 'gan'; dvc.yaml declares the models ae, vae, ae_wide"),
+        (["gan"], f"unknown model 'gan'; dvc.yaml declares the models {', '.join(MODELS)}\n"),
         (["../runs"], "unknown model '../runs'"),
         (["vae", "7"], "unrecognized arguments: 7"),  # seeds come from params.yaml only
     ],
