@@ -20,7 +20,7 @@ METRIC_KEYS := judge_accuracy test_bce log_likelihood codes_in_square coverage c
 METRIC_COLUMNS := (.*\.)?($(subst $(space),|,$(strip $(METRIC_KEYS))))(_own)?$$
 EXP_SHOW_DROP := Created|.*/.*|maps$$|runs$$|$(METRIC_COLUMNS)
 
-.PHONY: repro test quick compare exps check-results readme-graph plots-template bench \
+.PHONY: repro test test-fast quick compare exps check-results readme-graph plots-template bench \
 	lint setup data sshd
 
 repro: setup data  ## the full default pipeline
@@ -28,6 +28,10 @@ repro: setup data  ## the full default pipeline
 
 test: setup data sshd  ## unit and end-to-end tests, then ruff
 	python -m pytest
+	ruff check .
+
+test-fast: setup data  ## the tests without the end-to-end ones (pytest -m "not e2e"), then ruff
+	python -m pytest -m "not e2e"
 	ruff check .
 
 quick: setup data  ## a scratch experiment on a small subset; add params with ARGS="-S vae.lr=0.003"

@@ -42,10 +42,13 @@ SMALL = {
     **{f"{m}.epochs": 1 for m in MODELS},
 }
 
-pytestmark = pytest.mark.skipif(
-    not (DATA / "train-images-idx3-ubyte.gz").exists(),
-    reason=f"Fashion-MNIST is not installed in {DATA} (apt-get install dataset-fashion-mnist)",
-)
+pytestmark = [
+    pytest.mark.e2e,
+    pytest.mark.skipif(
+        not (DATA / "train-images-idx3-ubyte.gz").exists(),
+        reason=f"Fashion-MNIST is not installed in {DATA} (apt-get install dataset-fashion-mnist)",
+    ),
+]
 
 
 def env() -> dict[str, str]:
