@@ -168,7 +168,7 @@ def main() -> None:
         committed_file(args.run, PARAMS)
     ):
         refuse(
-            f"{PARAMS} of {run} differs from the one at {args.rev}, so the results cannot be "
+            f"{PARAMS} differs between {run} and {args.rev}, so the results cannot be "
             f"compared; compare with the revision or experiment whose params made it (--rev)"
         )
     committed = read_summary(
@@ -181,7 +181,7 @@ def main() -> None:
     print(shown(table, args.rev, run))
     bad = int((~table["agrees"]).sum())  # a metric missing from this run disagrees
     never = int(table["cannot_fail"].sum())
-    moot = f"; {never} cannot fail (they allow every value they can take)" if never else ""
+    moot = f"; {never} of them cannot fail (allowed: every value it can take)" if never else ""
     if bad:
         print(
             f"\n{bad} of {len(table)} metrics differ from {args.rev} by more than the "

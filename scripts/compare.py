@@ -196,35 +196,45 @@ def verdict_rows(runs: list[Run]) -> list[list[str]]:
     return [[_claim_label(k), *(r.verdicts.get(k, "-") for r in runs)] for k in keys]
 
 
+def _table(rows: list[list[str]], labels: list[str], headers: list[str], runs: range) -> str:
+    """The label columns and the columns of the runs in `runs`, as a plain table."""
+    fixed = len(labels)
+    table = [row[:fixed] + [row[fixed + i] for i in runs] for row in rows]
+    return tabulate(table, [*labels, *(headers[i] for i in runs)], tablefmt="simple")
+
+
 def blocks(
     rows: list[list[str]], labels: list[str], headers: list[str], width: int = WIDTH
 ) -> list[str]:
-    """The rows as plain tables of at most `width` columns: the label columns (`labels` of them
-    first in each row) on every block, as many runs beside them as fit."""
-    fixed, runs = len(labels), len(headers)
+    """The rows as plain tables of at most `width` columns: the label columns (the first
+    `len(labels)` of each row) in every block, and as many runs beside them as fit (one at
+    least)."""
     out, start = [], 0
-    while start < runs:
+    while start < len(headers):
         stop = start + 1
-        while stop < runs and _width(rows, labels, headers, fixed, start, stop + 1) <= width:
+        while stop < len(headers):
+            text = _table(rows, labels, headers, range(start, stop + 1))
+            if max(map(len, text.splitlines())) > width:
+                break
             stop += 1
-        table = [row[:fixed] + row[fixed + start : fixed + stop] for row in rows]
-        out.append(tabulate(table, [*labels, *headers[start:stop]], tablefmt="simple"))
+        out.append(_table(rows, labels, headers, range(start, stop)))
         start = stop
     return out
 
 
-def _width(rows: list[list[str]], labels, headers, fixed: int, start: int, stop: int) -> int:
-    table = [row[:fixed] + row[fixed + start : fixed + stop] for row in rows]
-    text = tabulate(table, [*labels, *headers[start:stop]], tablefmt="simple")
-    return max(map(len, text.splitlines()))
+def headers(runs: list[Run]) -> list[str]:
+    """Each run's column heading: its name, with its commit where two runs share a name (an
+    experiment name is unique only per baseline)."""
+    names = [r.name for r in runs]
+    return [f"{r.name}@{r.short}" if names.count(r.name) > 1 else r.name for r in runs]
 
 
 def legend(runs: list[Run]) -> str:
-    """Which commit each column is, and what the claims' short names mean."""
+    """Which commit each column is."""
     lines = ["Runs:"]
-    for r in runs:
+    for heading, r in zip(headers(runs), runs, strict=True):
         where = r.short + (f", an experiment on {r.baseline}" if r.baseline else "")
-        lines.append(f"  {r.name}" + (f" ({where})" if where else " (this folder, as it is)"))
+        lines.append(f"  {heading}" + (f" ({where})" if where else " (this folder, as it is)"))
     return "\n".join(lines)
 
 
@@ -237,20 +247,20 @@ def claims_legend() -> str:
 
 def render(runs: list[Run], pending: list[str], width: int = WIDTH) -> str:
     """The whole view: runs, params that differ, headline metrics, verdicts."""
-    headers = [r.name for r in runs]
+    columns = headers(runs)
     parts = [legend(runs)]
     if pending:
         parts.append(f"Not shown, no results yet: {', '.join(pending)}")
     params = param_rows(runs)
     if len(runs) > 1:
         parts.append("Params that differ")
-        parts += blocks(params, ["param"], headers, width) if params else ["  none"]
+        parts += blocks(params, ["param"], columns, width) if params else ["  none"]
     parts.append(f"Headline metrics ({HEADLINE}: means over seeds and judges)")
-    parts += blocks(metric_rows(runs), ["metric", "better"], headers, width)
+    parts += blocks(metric_rows(runs), ["metric", "better"], columns, width)
     verdicts = verdict_rows(runs)
     if verdicts:
         parts.append(f"Verdicts ({VERDICTS})")
-        parts += blocks(verdicts, ["claim"], headers, width)
+        parts += blocks(verdicts, ["claim"], columns, width)
         parts.append(claims_legend())
     return "\n\n".join(parts)
 

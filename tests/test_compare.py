@@ -194,3 +194,22 @@ def test_the_exp_show_recipe_keeps_the_params_and_drops_every_other_column():
     assert kept == [], f"the Makefile's EXP_SHOW_DROP keeps {kept}"
     every_param = compare.flatten(yaml.safe_load((REPO / "params.yaml").read_text()))
     assert [k for k in every_param if drop.match(k)] == []
+
+
+def test_runs_that_share_a_name_are_told_apart_by_their_commit():
+    twice = [
+        entry(
+            "a" * 40,
+            "main",
+            headline=HEADLINE,
+            experiments=[experiment("b" * 40, "lr-high", headline=HEADLINE)],
+        ),
+        entry(
+            "e" * 40,
+            None,
+            headline=HEADLINE,
+            experiments=[experiment("f" * 40, "lr-high", headline=HEADLINE)],
+        ),
+    ]
+    runs, _ = compare.runs_of(twice)
+    assert compare.headers(runs) == ["main", "lr-high@bbbbbbb", "eeeeeee", "lr-high@fffffff"]
