@@ -370,23 +370,24 @@ def test_the_exp_show_recipe_fits_a_terminal(experiment: Path) -> None:
 
 
 def test_plots_diff_works_offline_and_shows_every_figure_but_no_epoch(experiment: Path) -> None:
+    dvc("plots", "show", "-o", "shown", cwd=experiment)
     dvc("plots", "diff", "HEAD", "dpi80", "-o", "diffed", cwd=experiment)
-    page = (experiment / "diffed/index.html").read_text()
-    assert re.findall(r"<script\b[^>]*\bsrc=", page) == []
-    assert re.findall(r"""\bsrc=["']https?:""", page) == []
-    assert page.count("vegaEmbed('#") >= len(MODELS)  # the training curves
-    shown = re.findall(r"<p>(reports/figures/[^<]+)</p>", page)
+    pages = {out: (experiment / out / "index.html").read_text() for out in ("shown", "diffed")}
+    for page in pages.values():
+        assert re.findall(r"<script\b[^>]*\bsrc=", page) == []
+        assert re.findall(r"""\bsrc=["']https?:""", page) == []
+    diffed = pages["diffed"]
+    assert diffed.count("vegaEmbed('#") >= len(MODELS)  # the training curves
     figures = sorted(
         f"reports/figures/{p.name}" for p in (experiment / "reports/figures").iterdir()
     )
-    assert sorted(shown) == figures
-    assert "plots/images" not in page  # no map after every epoch unless asked for
+    assert sorted(re.findall(r"<p>(reports/figures/[^<]+)</p>", diffed)) == figures
+    assert diffed.count("<p>dpi80</p>") == diffed.count("<p>HEAD</p>") == len(figures)
+    assert "plots/images" not in diffed  # no map after every epoch unless asked for
     epochs = "--targets", "runs/vae/train/plots/images"
     dvc("plots", "diff", "HEAD", "dpi80", *epochs, "-o", "epochs", cwd=experiment)
-    assert (
-        "runs/vae/train/plots/images/seed1/map/1.png"
-        in (experiment / "epochs/index.html").read_text()
-    )
+    page = (experiment / "epochs/index.html").read_text()
+    assert "runs/vae/train/plots/images/seed1/map/1.png" in page
 
 
 def test_check_results_compares_with_an_experiment(experiment: Path) -> None:
