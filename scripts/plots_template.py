@@ -116,6 +116,7 @@ def packed(name: str, version: str, folder: Path) -> Package:
     with tarfile.open(folder / done.stdout.strip().splitlines()[-1]) as tar:
 
         def read(member: str) -> str:
+            """A file of the package, as text."""
             return tar.extractfile(f"package/{member}").read().decode()  # type: ignore[union-attr]
 
         manifest = json.loads(read("package.json"))
