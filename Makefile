@@ -9,7 +9,20 @@ QUICK := -S data.limit=2000 -S 'seeds=[1]' -S 'judge.seeds=[1]' -S judge.epochs=
 	-S evaluate.iw_samples=10 -S paths.pairs=50 -S ae.epochs=1 -S vae.epochs=1 -S ae_wide.epochs=1 \
 	-S vae_nokl.epochs=1 -S wae.epochs=1
 
-.PHONY: repro test quick check-results bench lint setup data sshd
+# `dvc exp show` with a column per param that differs and none for the metrics (named by the
+# last part of their key), the dependency hashes (columns named by path) or the time: DVC's tree
+# of runs and what each changed, in a terminal's width (tests/test_compare.py checks the
+# pattern against the headline metrics, the verdicts and the params).
+empty :=
+space := $(empty) $(empty)
+METRIC_KEYS := test_bce log_likelihood codes_in_square coverage classes_present \
+	inception_score precision frechet_distance path_evenness path_middle_precision \
+	kinds smooth realistic
+METRIC_COLUMNS := judge_accuracy|.*\.($(subst $(space),|,$(strip $(METRIC_KEYS))))(_own)?$$
+EXP_SHOW_DROP := Created|.*/.*|maps$$|runs$$|$(METRIC_COLUMNS)
+
+.PHONY: repro test test-fast quick compare exps check-results readme-graph plots-template bench \
+	lint setup data sshd
 
 repro: setup data  ## the full default pipeline
 	dvc repro
@@ -18,11 +31,27 @@ test: setup data sshd  ## unit and end-to-end tests, then ruff
 	python -m pytest
 	ruff check .
 
+test-fast: setup data  ## the tests without the end-to-end ones (pytest -m "not e2e"), then ruff
+	python -m pytest -m "not e2e"
+	ruff check .
+
 quick: setup data  ## a scratch experiment on a small subset; add params with ARGS="-S vae.lr=0.003"
 	dvc exp run --temp $(QUICK) $(ARGS)
 
-check-results: setup  ## does this workspace's run agree with the committed one?
-	python -m scripts.check_results
+compare: setup  ## the workspace and experiments in 100 columns; EXPS="exp-a exp-b", ARGS=-A
+	python -m scripts.compare $(EXPS) $(ARGS)
+
+exps: setup  ## DVC's table of experiments: each run and the params it changed; ARGS="-A" for all
+	dvc exp show --only-changed --drop '$(EXP_SHOW_DROP)' $(ARGS)
+
+check-results: setup  ## does this run agree with HEAD's? REV=<commit or experiment>, RUN=<exp>
+	python -m scripts.check_results $(if $(REV),--rev '$(REV)') $(if $(RUN),--run '$(RUN)')
+
+readme-graph: setup  ## rewrite README.md's pipeline graph from `dvc dag --mermaid`
+	python -m scripts.readme_graph
+
+plots-template: setup  ## rewrite .dvc/plots/offline.html (dvc plots' page, Vega inlined) with npm
+	python -m scripts.plots_template
 
 bench: setup data  ## the speed benchmark; writes benchmarks/RESULTS.md
 	python -m benchmarks.bench

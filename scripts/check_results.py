@@ -1,19 +1,23 @@
-"""Does this workspace's run agree with the committed one? `make check-results`.
+"""Does a run agree with the committed one? `make check-results [REV=...] [RUN=...]`.
 
-Compares the headline metrics of reports/summary.csv (a map's over the lab's square) with the
-same file as committed at a git revision (HEAD by default), each within a tolerance on the scale
-of the committed run's own spread: a prediction interval for the difference of two runs' means,
-sqrt(2 * (t_s^2 s_s^2 / n_s + t_j^2 s_j^2 / n_j)), with s the standard deviations over the n
-seeds and over the n judges and t Student's 99% quantile for n - 1 degrees of freedom. With
-three seeds the spread is known only roughly, and t says how roughly, so the check catches a run
-that went wrong, not a shift of a few per cent (more seeds narrow it). The tolerance is never
-below the metric's resolution (one whole unit for a count) nor 1% of the committed value.
+Compares the headline metrics of reports/summary.csv (a map's over the lab's square) of a run
+(this workspace's, or the experiment or commit --run names) with the same file at a revision
+(--rev: a commit, branch or tag, or an experiment's name; HEAD by default), each within a
+tolerance on the scale of that revision's own spread: a prediction interval for the difference
+of two runs' means, sqrt(2 * (t_s^2 s_s^2 / n_s + t_j^2 s_j^2 / n_j)), with s the standard
+deviations over the n seeds and over the n judges and t Student's 99% quantile for n - 1
+degrees of freedom. With three seeds the spread is known only roughly, and t says how roughly,
+so the check catches a run that went wrong, not a shift of a few per cent (more seeds narrow
+it). The tolerance is never below the metric's resolution (one whole unit for a count) nor 1% of
+the committed value, and the values it allows are clipped to those the metric can take (its
+bounds in latentlab/analysis/metrics.py: a share lies in [0, 1]); a metric whose allowed values
+are all it can take is marked "cannot fail".
 
 On the machine that made the commit a rerun is byte-identical; on another CPU the floats differ,
 the models and judges train along other paths, and the numbers should move by no more than this.
-Runs of different params are not compared: params.yaml must be the one committed at the revision.
+Runs of different params are not compared: the run's params.yaml must be the revision's.
 
-    python -m scripts.check_results [--rev HEAD]
+    python -m scripts.check_results [--rev HEAD] [--run EXPERIMENT]
 
 Exit status: 0 when every metric agrees, 1 when one does not, 2 when nothing can be compared.
 """
@@ -23,17 +27,19 @@ from __future__ import annotations
 import argparse
 import io
 import math
-import subprocess
 import sys
 from pathlib import Path
 from typing import NoReturn
 
+import dvc.api
 import pandas as pd
+from dvc.exceptions import PathMissingError
+from dvc.scm import RevError
 from scipy import stats
 
 from latentlab.analysis.metrics import BY_NAME
 from latentlab.core.errors import UserError
-from latentlab.core.params import parse_yaml, read_yaml
+from latentlab.core.params import parse_yaml
 from latentlab.core.paths import SUMMARY
 
 REPO = Path(__file__).resolve().parents[1]
@@ -70,6 +76,15 @@ def tolerance(row: pd.Series) -> float:
     return max(spread, BY_NAME[row["metric"]].resolution, RELATIVE_FLOOR * abs(row["mean"]))
 
 
+def allowed(row: pd.Series) -> tuple[float, float, bool]:
+    """The values a fresh run's mean may take: the committed mean give or take the tolerance,
+    within the metric's bounds; and whether that is every value it can take (cannot fail)."""
+    low, high = BY_NAME[row["metric"]].bounds
+    lowest = max(low, row["mean"] - row["tolerance"])
+    highest = min(high, row["mean"] + row["tolerance"])
+    return lowest, highest, lowest <= low and highest >= high
+
+
 def refuse(message: str) -> NoReturn:
     """Stop with one `error:` line and exit status 2, as the stages do."""
     print(f"error: {message}", file=sys.stderr)
@@ -87,14 +102,22 @@ def read_summary(source: Path | io.StringIO, name: str) -> pd.DataFrame:
     return table
 
 
-def committed_file(rev: str, path: Path) -> str:
-    """A file as committed at `rev`, or exit naming it."""
-    shown = subprocess.run(
-        ["git", "show", f"{rev}:{path.as_posix()}"], cwd=REPO, capture_output=True, text=True
-    )
-    if shown.returncode != 0:
+def committed_file(rev: str | None, path: Path) -> str:
+    """A file as committed at `rev` (a git revision or an experiment's name, which DVC's API
+    resolves), or as it is in this workspace when `rev` is None; or exit naming it."""
+    if rev is None:
+        if not (REPO / path).is_file():
+            refuse(f"{path} is missing; run `make repro` first")
+        return (REPO / path).read_text()
+    try:
+        return dvc.api.read(path.as_posix(), repo=str(REPO), rev=rev)
+    except RevError:
+        refuse(
+            f"{rev!r} is neither a git revision nor an experiment here; `dvc exp list "
+            f"--all-commits` lists the experiments (`dvc exp pull <remote> {rev}` fetches one)"
+        )
+    except PathMissingError:
         refuse(f"{path} is not committed at {rev}; nothing to compare with")
-    return shown.stdout
 
 
 def compare(committed: pd.DataFrame, current: pd.DataFrame) -> pd.DataFrame:
@@ -106,46 +129,70 @@ def compare(committed: pd.DataFrame, current: pd.DataFrame) -> pd.DataFrame:
     keys = ["model", "square", "metric"]
     merged = headline.merge(current, on=keys, how="left", suffixes=("", "_now"))
     merged["tolerance"] = merged.apply(tolerance, axis=1)
+    merged[["lowest", "highest", "cannot_fail"]] = merged.apply(
+        allowed, axis=1, result_type="expand"
+    )
     merged["difference"] = merged["mean_now"] - merged["mean"]
-    merged["agrees"] = merged["difference"].abs() <= merged["tolerance"]
-    return merged[["model", "metric", "mean", "mean_now", "difference", "tolerance", "agrees"]]
+    merged["agrees"] = merged["mean_now"].between(merged["lowest"], merged["highest"])
+    columns = ["model", "metric", "mean", "mean_now", "difference", "lowest", "highest"]
+    return merged[[*columns, "agrees", "cannot_fail"]]
+
+
+def shown(table: pd.DataFrame, rev: str, run: str) -> str:
+    """The comparison as one short table: what was allowed, and whether the run agrees."""
+    text = table.assign(
+        allowed=[
+            f"{lo:.4g} .. {hi:.4g}" for lo, hi in zip(table.lowest, table.highest, strict=True)
+        ],
+        agrees=[
+            ("yes" if ok else "**no**") + (" (cannot fail)" if never else "")
+            for ok, never in zip(table.agrees, table.cannot_fail, strict=True)
+        ],
+    )
+    text = text.rename(columns={"mean": f"at {rev}", "mean_now": run})
+    columns = ["model", "metric", f"at {rev}", run, "difference", "allowed", "agrees"]
+    return text[columns].to_markdown(index=False, floatfmt=".4g")
 
 
 def main() -> None:
     """Print the comparison as one short table and say whether the run agrees."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rev", default="HEAD", help="the git revision to compare with")
+    parser.add_argument(
+        "--rev", default="HEAD", help="the revision or experiment to compare with (HEAD)"
+    )
+    parser.add_argument(
+        "--run", help="the experiment or revision to check (this workspace's run by default)"
+    )
     args = parser.parse_args()
-    current_file = REPO / SUMMARY
-    if not current_file.is_file():
-        refuse(f"{SUMMARY} is missing; run `make repro` first")
+    run = args.run or "this run"
     try:  # the values as DVC reads them, so that `02000` and `2000` are the same value
         committed_params = parse_yaml(committed_file(args.rev, PARAMS), f"{args.rev}:{PARAMS}")
-        current_params = read_yaml(REPO / PARAMS)
+        run_params = parse_yaml(committed_file(args.run, PARAMS), f"{args.run or '.'}:{PARAMS}")
     except UserError as err:
         refuse(str(err))
-    if committed_params != current_params:
+    if committed_params != run_params:
         refuse(
-            f"{PARAMS} differs from the one committed at {args.rev}, so the results cannot be "
-            f"compared; compare with the revision whose params made this run (--rev)"
+            f"{PARAMS} differs between {run} and {args.rev}, so the results cannot be "
+            f"compared; compare with the revision or experiment whose params made it (--rev)"
         )
     committed = read_summary(
         io.StringIO(committed_file(args.rev, SUMMARY)), f"{args.rev}:{SUMMARY}"
     )
-    table = compare(committed, read_summary(current_file, str(SUMMARY)))
+    name = str(SUMMARY) if args.run is None else f"{args.run}:{SUMMARY}"
+    table = compare(committed, read_summary(io.StringIO(committed_file(args.run, SUMMARY)), name))
     if table.empty:
         refuse(f"{SUMMARY} at {args.rev} holds no headline metric; nothing to compare")
-    shown = table.rename(columns={"mean": f"at {args.rev}", "mean_now": "this run"})
-    shown["agrees"] = shown["agrees"].map({True: "yes", False: "**no**"})
-    print(shown.to_markdown(index=False, floatfmt=".4g"))
+    print(shown(table, args.rev, run))
     bad = int((~table["agrees"]).sum())  # a metric missing from this run disagrees
+    never = int(table["cannot_fail"].sum())
+    moot = f"; {never} of them cannot fail (allowed: every value it can take)" if never else ""
     if bad:
         print(
             f"\n{bad} of {len(table)} metrics differ from {args.rev} by more than the "
-            f"tolerance: this run does not agree with the commit."
+            f"tolerance: {run} does not agree with it."
         )
         raise SystemExit(1)
-    print(f"\nAll {len(table)} metrics agree with {args.rev} within tolerance.")
+    print(f"\nAll {len(table)} metrics agree with {args.rev} within tolerance{moot}.")
 
 
 if __name__ == "__main__":

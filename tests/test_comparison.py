@@ -29,7 +29,8 @@ from latentlab.report.comparison import (
     measure_verdict,
 )
 
-DECLARED = declared_models(Path(__file__).resolve().parents[1] / "dvc.yaml")
+REPO = Path(__file__).resolve().parents[1]
+DECLARED = declared_models(REPO / "dvc.yaml")
 JUDGES = [1, 2, 3]
 
 
@@ -303,6 +304,38 @@ def test_claim_results_test_every_claim_against_every_autoencoder(vae_better, ex
         for ae, measures in r.measures.items():
             assert [m.metric for m in measures] == list(r.claim.measures)
             assert all(m.ae == ae and m.verdict == expected for m in measures)
+
+
+def test_the_verdicts_file_holds_each_claims_verdict_per_vae_and_autoencoder():
+    """The VAE beats ae and loses to ae_wide over the lab's square (long_table puts the opposite
+    on the own square, where the VAE then loses to ae and ties with ae_wide)."""
+    better, worse = every_claim_measure(True), every_claim_measure(False)
+    table = pd.concat([better[better.model != "ae_wide"], worse[worse.model == "ae_wide"]])
+    paths_better, paths_worse = every_path(True), every_path(False)
+    items = pd.concat(
+        [paths_better[paths_better.model != "ae_wide"], paths_worse[paths_worse.model == "ae_wide"]]
+    )
+    verdicts = {"vae": claim_results(table, "vae", ["ae", "ae_wide"], items)}
+    record = comparison.verdict_record(verdicts)
+    assert record == {
+        "vae": {
+            "ae": {
+                "kinds": SUPPORTED,
+                "kinds_own": NOT_SUPPORTED,
+                "smooth": SUPPORTED,
+                "realistic": SUPPORTED,
+                "realistic_own": NOT_SUPPORTED,
+            },
+            "ae_wide": {
+                "kinds": NOT_SUPPORTED,
+                "kinds_own": NOT_SUPPORTED,
+                "smooth": NOT_SUPPORTED,
+                "realistic": NOT_SUPPORTED,
+                "realistic_own": NOT_SUPPORTED,
+            },
+        }
+    }
+    assert comparison.verdict_record({}) == {}
 
 
 def test_every_claim_measure_has_a_direction_and_a_verdict_square():

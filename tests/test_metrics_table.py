@@ -15,7 +15,12 @@ REPO = Path(__file__).resolve().parents[1]
 STAGES = ("train", "evaluate", "render", "paths", "judge")
 DECLARED = params.declared_models(REPO / "dvc.yaml")
 KINDS = params.MODEL_KINDS
-MAX_HEADLINE_PER_MODEL = 10  # `dvc metrics show` displays every one, for every compared model
+MAX_HEADLINE_PER_MODEL = 10  # `dvc metrics show` and `make compare` display every one, per model
+
+
+@pytest.fixture(scope="module")
+def real_params() -> params.Params:
+    return params.load(REPO / "params.yaml", REPO / "dvc.yaml")
 
 
 def test_names_are_unique_and_indexed():
@@ -30,6 +35,8 @@ def test_every_field_takes_an_allowed_value():
         assert m.better in (HIGHER, LOWER, NEITHER), m.name
         assert m.stage in STAGES, m.name
         assert m.resolution >= 0, m.name
+        low, high = m.bounds
+        assert low < high and m.resolution <= high - low, m.name
 
 
 def test_per_judge_metrics_are_measures_of_decoded_images():

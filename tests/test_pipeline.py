@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -19,6 +20,14 @@ from PIL import Image
 
 from latentlab.core import params
 from latentlab.report import comparison, factorial, mechanisms, results
+from latentlab.report.comparison import (
+    CLAIMS,
+    MIXED,
+    NOT_DECIDED,
+    NOT_SUPPORTED,
+    SUPPORTED,
+    square_of,
+)
 
 REPO = Path(__file__).resolve().parents[1]
 DATA = Path("/usr/share/datasets/fashion-mnist")
@@ -34,10 +43,13 @@ SMALL = {
     **{f"{m}.epochs": 1 for m in MODELS},
 }
 
-pytestmark = pytest.mark.skipif(
-    not (DATA / "train-images-idx3-ubyte.gz").exists(),
-    reason=f"Fashion-MNIST is not installed in {DATA} (apt-get install dataset-fashion-mnist)",
-)
+pytestmark = [
+    pytest.mark.e2e,
+    pytest.mark.skipif(
+        not (DATA / "train-images-idx3-ubyte.gz").exists(),
+        reason=f"Fashion-MNIST is not installed in {DATA} (apt-get install dataset-fashion-mnist)",
+    ),
+]
 
 
 def env() -> dict[str, str]:
@@ -169,16 +181,31 @@ def test_the_mechanisms_factorial_reads_a_real_run(pipeline: Path, monkeypatch) 
         assert "nan" not in text.lower()
 
 
-def test_headline_metrics_fit_a_terminal(pipeline: Path) -> None:
+def test_dvc_metrics_are_the_headline_metrics_and_the_verdicts(pipeline: Path) -> None:
     shown = json.loads(dvc("metrics", "show", "--json", cwd=pipeline).stdout)
     files = next(iter(shown.values()))["data"]
-    assert list(files) == ["reports/metrics.json"]
+    assert list(files) == ["reports/metrics.json", "reports/verdicts.json"]
+    raw = params.read_yaml(pipeline / "params.yaml")
+    kinds = {m: raw[m]["kind"] for m in raw["report"]["models"]}
+    assert set(files["reports/metrics.json"]["data"]) == {"judge_accuracy", *kinds}
 
     def count(node: object) -> int:
         return sum(map(count, node.values())) if isinstance(node, dict) else 1
 
     # At most 10 per model (tests/test_metrics_table.py), and the judges' accuracy.
     assert count(files["reports/metrics.json"]["data"]) <= 10 * len(MODELS) + 1
+    verdicts = files["reports/verdicts.json"]["data"]
+    # The write-up's VAE is one with its KL term (a VAE with beta 0 is a cell of the factorial).
+    vaes = {m for m, kind in kinds.items() if kind == "vae" and raw[m]["beta"] > 0}
+    assert set(verdicts) == vaes
+    aes = {m for m, kind in kinds.items() if kind == "ae"}
+    on_map = [c.key for c in CLAIMS if all(square_of(m) for m in c.measures)]
+    claims = {c.key for c in CLAIMS} | {f"{key}_own" for key in on_map}
+    for per_ae in verdicts.values():
+        assert set(per_ae) == aes
+        for verdict in per_ae.values():
+            assert set(verdict) == claims
+            assert set(verdict.values()) <= {SUPPORTED, MIXED, NOT_SUPPORTED, NOT_DECIDED}
 
 
 def test_plots_overlay_the_seeds(pipeline: Path) -> None:
@@ -307,6 +334,7 @@ def test_a_report_over_one_kind_of_model_has_no_comparison(
     assert sorted(json.loads((repo / "reports/metrics.json").read_text())) == sorted(
         ["judge_accuracy", *compared]
     )
+    assert json.loads((repo / "reports/verdicts.json").read_text()) == {}
     drawn = {p.name for p in (repo / "reports/figures").iterdir()}
     assert {f"map_{m}.png" for m in compared} <= drawn
     assert not {f"map_{m}.png" for m in MODELS if m not in compared} & drawn
@@ -334,6 +362,68 @@ def test_check_results_agrees_with_itself_and_catches_a_change(pipeline: Path, t
         assert other.returncode == 2 and other.stderr.startswith("error: params.yaml differs")
     finally:
         run(["git", "checkout", "params.yaml"], pipeline)
+
+
+@pytest.fixture(scope="module")
+def experiment(pipeline: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A copy of the pipeline with one named experiment that reruns only the report; the
+    workspace holds its results, as `dvc exp run` leaves them."""
+    repo = tmp_path_factory.mktemp("experiment") / "repo"
+    shutil.copytree(pipeline, repo, symlinks=True)
+    dvc("exp", "run", "-n", "dpi80", "-S", "report.figure_dpi=80", cwd=repo)
+    return repo
+
+
+def test_compare_shows_params_metrics_and_verdicts_in_100_columns(experiment: Path) -> None:
+    out = run([sys.executable, "-m", "scripts.compare"], experiment).stdout
+    assert max(map(len, out.splitlines())) <= 100, out
+    branch = run(["git", "rev-parse", "--abbrev-ref", "HEAD"], experiment).stdout.strip()
+    header = next(line for line in out.splitlines() if line.startswith("param "))
+    assert header.split() == ["param", "workspace", branch, "dpi80"]  # HEAD differs now
+    assert "report.figure_dpi" in out and "kinds: vae vs ae_wide" in out
+    dpi_row = next(line for line in out.splitlines() if line.startswith("report.figure_dpi"))
+    assert dpi_row.split()[1:] == ["80", "110", "80"]
+    named = run([sys.executable, "-m", "scripts.compare", "dpi80"], experiment).stdout
+    assert "workspace" in named and f"  {branch}" not in named.split("Headline")[0]
+
+
+def test_the_exp_show_recipe_fits_a_terminal(experiment: Path) -> None:
+    dry_run = run(["make", "-s", "-n", "exps"], REPO).stdout
+    drop = dry_run.split("--drop '", 1)[1].split("'", 1)[0]
+    out = dvc("exp", "show", "--md", "--only-changed", "--drop", drop, cwd=experiment).stdout
+    assert max(map(len, out.splitlines())) <= 100, out
+    columns = [name.strip() for name in out.splitlines()[0].split("|")[1:-1]]
+    assert columns == ["Experiment", "report.figure_dpi"]
+
+
+def test_plots_diff_works_offline_and_shows_every_figure_but_no_epoch(experiment: Path) -> None:
+    dvc("plots", "show", "-o", "shown", cwd=experiment)
+    dvc("plots", "diff", "HEAD", "dpi80", "-o", "diffed", cwd=experiment)
+    pages = {out: (experiment / out / "index.html").read_text() for out in ("shown", "diffed")}
+    for page in pages.values():
+        assert re.findall(r"<script\b[^>]*\bsrc=", page) == []
+        assert re.findall(r"""\bsrc=["']https?:""", page) == []
+    diffed = pages["diffed"]
+    assert diffed.count("vegaEmbed('#") >= len(MODELS)  # the training curves
+    figures = sorted(
+        f"reports/figures/{p.name}" for p in (experiment / "reports/figures").iterdir()
+    )
+    assert sorted(re.findall(r"<p>(reports/figures/[^<]+)</p>", diffed)) == figures
+    assert diffed.count("<p>dpi80</p>") == diffed.count("<p>HEAD</p>") == len(figures)
+    assert "plots/images" not in diffed  # no map after every epoch unless asked for
+    epochs = "--targets", "runs/vae/train/plots/images"
+    dvc("plots", "diff", "HEAD", "dpi80", *epochs, "-o", "epochs", cwd=experiment)
+    page = (experiment / "epochs/index.html").read_text()
+    assert "runs/vae/train/plots/images/seed1/map/1.png" in page
+
+
+def test_check_results_compares_with_an_experiment(experiment: Path) -> None:
+    check = [sys.executable, "-m", "scripts.check_results"]
+    agreed = run([*check, "--rev", "dpi80"], experiment)  # the workspace holds dpi80's run
+    assert "agree with dpi80" in agreed.stdout
+    other = run([*check, "--run", "dpi80"], experiment, check=False)  # against HEAD: other params
+    assert other.returncode == 2
+    assert other.stderr.startswith("error: params.yaml differs between dpi80 and HEAD")
 
 
 def test_killed_training_resumes_to_identical_outputs(pipeline: Path, tmp_path: Path) -> None:

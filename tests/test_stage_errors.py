@@ -150,7 +150,7 @@ def test_a_later_judge_diverging_leaves_no_judge_of_the_earlier_ones(
 @pytest.mark.parametrize(
     ("args", "words"),
     [
-        (["gan"], f"unknown model 'gan'; dvc.yaml declares the models {', '.join(MODELS)}"),
+        (["gan"], f"unknown model 'gan'; dvc.yaml declares the models {', '.join(MODELS)}\n"),
         (["../runs"], "unknown model '../runs'"),
         (["vae", "7"], "unrecognized arguments: 7"),  # seeds come from params.yaml only
     ],

@@ -19,6 +19,7 @@ JUDGE_FEATURES = JUDGE / "features.npz"  # every judge's features of the test im
 CALIBRATION = JUDGE / "calibration.json"  # the map measures of images of known realism
 VALIDATED = RUNS / "params.ok"
 HEADLINE = REPORTS / "metrics.json"
+VERDICTS = REPORTS / "verdicts.json"  # each claim's verdict, per VAE and autoencoder
 SUMMARY = REPORTS / "summary.csv"
 
 

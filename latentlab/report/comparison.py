@@ -294,3 +294,18 @@ def claim_results_by_vae(
     (the report then has no comparison)."""
     vaes, aes = vaes_and_aes(p)
     return {vae: claim_results(table, vae, aes, items) for vae in vaes} if aes else {}
+
+
+def verdict_record(verdicts: dict[str, list[ClaimResult]]) -> dict[str, dict[str, dict[str, str]]]:
+    """Each claim's verdict as reports/verdicts.json holds it, a DVC metric that `dvc exp show`
+    and `make compare` display: {vae: {ae: {claim key: verdict}}}, and `<key>_own` for a claim
+    about the map judged over each model's own square (`claim_results_by_vae`'s result in; the
+    verdict word alone, without the count of undecided measures the report gives beside it)."""
+    record: dict[str, dict[str, dict[str, str]]] = {}
+    for vae, results in verdicts.items():
+        for result in results:
+            for ae, verdict in result.verdicts.items():
+                record.setdefault(vae, {}).setdefault(ae, {})[result.claim.key] = verdict.verdict
+            for ae, verdict in result.own_verdicts.items():
+                record[vae][ae][f"{result.claim.key}_own"] = verdict.verdict
+    return record
