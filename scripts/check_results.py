@@ -11,28 +11,33 @@ below the metric's resolution (one whole unit for a count) nor 1% of the committ
 
 On the machine that made the commit a rerun is byte-identical; on another CPU the floats differ,
 the models and judges train along other paths, and the numbers should move by no more than this.
-Runs of different params are not compared: params.yaml must be the one committed at the revision.
+Runs of different params are not compared: params.yaml must be the one committed at the revision,
+and reports/summary.csv the one dvc.lock records for the report run of these params.
 
     python -m scripts.check_results [--rev HEAD]
 
-Exit status: 0 when every metric agrees, 1 when one does not, 2 when nothing can be compared.
+Exit status, one meaning each: 0 every metric agrees, 1 one does not, 2 nothing can be compared
+(a missing, malformed or stale file, different params, or a crash).
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import io
 import math
 import subprocess
 import sys
+import traceback
 from pathlib import Path
-from typing import NoReturn
+from typing import Any, NoReturn
 
+import numpy as np
 import pandas as pd
-import yaml
 from scipy import stats
 
 from latentlab.analysis.metrics import BY_NAME
+from latentlab.core.dvc_run import parse_yaml
 from latentlab.core.paths import SUMMARY
 
 REPO = Path(__file__).resolve().parents[1]
@@ -40,6 +45,9 @@ REPO = Path(__file__).resolve().parents[1]
 COVERAGE = 0.99  # of the prediction interval of each metric
 RELATIVE_FLOOR = 0.01
 PARAMS = Path("params.yaml")
+LOCK = Path("dvc.lock")
+NUMBERS = ("mean", "std_seeds", "std_judges")  # finite
+COUNTS = ("seeds", "judges")  # whole numbers, at least 1
 SUMMARY_COLUMNS = (
     "model",
     "square",
@@ -75,6 +83,21 @@ def refuse(message: str) -> NoReturn:
     raise SystemExit(2)
 
 
+def _bad_cell(table: pd.DataFrame) -> str | None:
+    """Where a summary first holds what the report stage never writes (text, nan, infinity, or
+    a count that is not a whole number of at least 1), said as column, row and line."""
+    for column in (*NUMBERS, *COUNTS):
+        values = pd.to_numeric(table[column], errors="coerce").astype(float)
+        bad = ~np.isfinite(values)
+        if column in COUNTS:
+            bad |= (values < 1) | (values % 1 != 0)
+        if bad.any():
+            i = int(np.argmax(bad.to_numpy()))
+            row = table.iloc[i]
+            return f"{column} of {row['model']}/{row['square']}/{row['metric']} (line {i + 2})"
+    return None
+
+
 def read_summary(source: Path | io.StringIO, name: str) -> pd.DataFrame:
     """A summary table as the report stage writes it, or exit naming the file."""
     try:
@@ -83,7 +106,42 @@ def read_summary(source: Path | io.StringIO, name: str) -> pd.DataFrame:
         refuse(f"{name} is not a summary table; rerun `dvc repro report`")
     if not set(SUMMARY_COLUMNS) <= set(table.columns):
         refuse(f"{name} lacks the columns {', '.join(SUMMARY_COLUMNS)}; rerun `dvc repro report`")
-    return table
+    bad = _bad_cell(table)
+    if bad:
+        refuse(f"{name}: {bad} is not a finite number of the kind the report writes")
+    return table.astype({c: float for c in NUMBERS} | {c: int for c in COUNTS})
+
+
+def read_yaml(text: str, name: str) -> Any:
+    """params.yaml or dvc.lock as DVC reads them, or exit naming the file."""
+    try:
+        return parse_yaml(text, name)
+    except ValueError:
+        refuse(f"{name} is not valid YAML; nothing to compare")
+
+
+def current_file(path: Path, why: str) -> str:
+    """A file of this workspace, or exit naming it."""
+    try:
+        return (REPO / path).read_text()
+    except (OSError, ValueError):  # UnicodeDecodeError is a ValueError
+        refuse(f"{path} is missing or unreadable; {why}")
+
+
+def check_summary_is_this_run(params: Any) -> None:
+    """Exit unless dvc.lock records reports/summary.csv, byte for byte, as made from `params`
+    (a summary left by a run of other params, or edited, is not this run)."""
+    lock = read_yaml(current_file(LOCK, "run `make repro` first"), str(LOCK))
+    report = lock.get("stages", {}).get("report", {}) if isinstance(lock, dict) else {}
+    recorded = report.get("params", {}).get(PARAMS.name) if isinstance(report, dict) else None
+    if recorded != params:
+        refuse(
+            f"{SUMMARY} was made with other params than {PARAMS} (dvc.lock's report stage "
+            f"records them); run `dvc repro` first"
+        )
+    outs = {o.get("path"): o.get("md5") for o in report.get("outs", []) if isinstance(o, dict)}
+    if outs.get(SUMMARY.as_posix()) != hashlib.md5((REPO / SUMMARY).read_bytes()).hexdigest():
+        refuse(f"{SUMMARY} is not the one dvc.lock records for the report; run `dvc repro` first")
 
 
 def committed_file(rev: str, path: Path) -> str:
@@ -110,38 +168,46 @@ def compare(committed: pd.DataFrame, current: pd.DataFrame) -> pd.DataFrame:
     return merged[["model", "metric", "mean", "mean_now", "difference", "tolerance", "agrees"]]
 
 
-def main() -> None:
-    """Print the comparison as one short table and say whether the run agrees."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rev", default="HEAD", help="the git revision to compare with")
-    args = parser.parse_args()
-    current_file = REPO / SUMMARY
-    if not current_file.is_file():
+def check(rev: str) -> int:
+    """Print the comparison with `rev` as one short table; 0 when the run agrees, 1 when not."""
+    if not (REPO / SUMMARY).is_file():
         refuse(f"{SUMMARY} is missing; run `make repro` first")
-    if yaml.safe_load(committed_file(args.rev, PARAMS)) != yaml.safe_load(
-        (REPO / PARAMS).read_text()
-    ):
+    params = read_yaml(current_file(PARAMS, "run from the repository"), str(PARAMS))
+    if read_yaml(committed_file(rev, PARAMS), f"{rev}:{PARAMS}") != params:
         refuse(
-            f"{PARAMS} differs from the one committed at {args.rev}, so the results cannot be "
+            f"{PARAMS} differs from the one committed at {rev}, so the results cannot be "
             f"compared; compare with the revision whose params made this run (--rev)"
         )
-    committed = read_summary(
-        io.StringIO(committed_file(args.rev, SUMMARY)), f"{args.rev}:{SUMMARY}"
-    )
-    table = compare(committed, read_summary(current_file, str(SUMMARY)))
+    check_summary_is_this_run(params)
+    committed = read_summary(io.StringIO(committed_file(rev, SUMMARY)), f"{rev}:{SUMMARY}")
+    table = compare(committed, read_summary(REPO / SUMMARY, str(SUMMARY)))
     if table.empty:
-        refuse(f"{SUMMARY} at {args.rev} holds no headline metric; nothing to compare")
-    shown = table.rename(columns={"mean": f"at {args.rev}", "mean_now": "this run"})
+        refuse(f"{SUMMARY} at {rev} holds no headline metric; nothing to compare")
+    shown = table.rename(columns={"mean": f"at {rev}", "mean_now": "this run"})
     shown["agrees"] = shown["agrees"].map({True: "yes", False: "**no**"})
     print(shown.to_markdown(index=False, floatfmt=".4g"))
     bad = int((~table["agrees"]).sum())  # a metric missing from this run disagrees
     if bad:
         print(
-            f"\n{bad} of {len(table)} metrics differ from {args.rev} by more than the "
+            f"\n{bad} of {len(table)} metrics differ from {rev} by more than the "
             f"tolerance: this run does not agree with the commit."
         )
-        raise SystemExit(1)
-    print(f"\nAll {len(table)} metrics agree with {args.rev} within tolerance.")
+        return 1
+    print(f"\nAll {len(table)} metrics agree with {rev} within tolerance.")
+    return 0
+
+
+def main() -> None:
+    """Compare, and exit with the status the module docstring gives (2 for a crash too)."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rev", default="HEAD", help="the git revision to compare with")
+    args = parser.parse_args()
+    try:
+        status = check(args.rev)
+    except Exception as err:  # not "does not agree": nothing was compared
+        traceback.print_exc()
+        refuse(f"the comparison crashed ({type(err).__name__}: {err}); nothing was compared")
+    raise SystemExit(status)
 
 
 if __name__ == "__main__":
