@@ -1,6 +1,6 @@
 """Library code for the Lab 8 latent-space pipeline, in layers that import only downward.
 
-- core/      params, paths, errors, artifacts, the data as read (no torch; every stage)
+- core/      params, paths, errors, artifacts, the data as read, a stage run by DVC (no torch)
 - nn/        the AE and VAE, their losses, checkpoints, the torch runtime
 - judge/     the CNN that classifies and embeds decoded images, and its training
 - analysis/  measures of codes, tiles and paths, the latent grid, the table of metrics (numpy)

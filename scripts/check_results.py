@@ -15,23 +15,28 @@ are all it can take is marked "cannot fail".
 
 On the machine that made the commit a rerun is byte-identical; on another CPU the floats differ,
 the models and judges train along other paths, and the numbers should move by no more than this.
-Runs of different params are not compared: the run's params.yaml must be the revision's.
+Runs of different params are not compared: the run's params.yaml must be the revision's, and a
+workspace's reports/summary.csv the one dvc.lock records for the report run of these params.
 
     python -m scripts.check_results [--rev HEAD] [--run EXPERIMENT]
 
-Exit status: 0 when every metric agrees, 1 when one does not, 2 when nothing can be compared.
+Exit status, one meaning each: 0 every metric agrees, 1 one does not, 2 nothing can be compared
+(a missing, malformed or stale file, different params, or a crash).
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import io
 import math
 import sys
+import traceback
 from pathlib import Path
-from typing import NoReturn
+from typing import Any, NoReturn
 
 import dvc.api
+import numpy as np
 import pandas as pd
 from dvc.exceptions import PathMissingError
 from dvc.scm import RevError
@@ -47,6 +52,9 @@ REPO = Path(__file__).resolve().parents[1]
 COVERAGE = 0.99  # of the prediction interval of each metric
 RELATIVE_FLOOR = 0.01
 PARAMS = Path("params.yaml")
+LOCK = Path("dvc.lock")
+NUMBERS = ("mean", "std_seeds", "std_judges")  # finite
+COUNTS = ("seeds", "judges")  # whole numbers, at least 1
 SUMMARY_COLUMNS = (
     "model",
     "square",
@@ -91,6 +99,21 @@ def refuse(message: str) -> NoReturn:
     raise SystemExit(2)
 
 
+def _bad_cell(table: pd.DataFrame) -> str | None:
+    """Where a summary first holds what the report stage never writes (text, nan, infinity, or
+    a count that is not a whole number of at least 1), said as column, row and line."""
+    for column in (*NUMBERS, *COUNTS):
+        values = pd.to_numeric(table[column], errors="coerce").astype(float)
+        bad = ~np.isfinite(values)
+        if column in COUNTS:
+            bad |= (values < 1) | (values % 1 != 0)
+        if bad.any():
+            i = int(np.argmax(bad.to_numpy()))
+            row = table.iloc[i]
+            return f"{column} of {row['model']}/{row['square']}/{row['metric']} (line {i + 2})"
+    return None
+
+
 def read_summary(source: Path | io.StringIO, name: str) -> pd.DataFrame:
     """A summary table as the report stage writes it, or exit naming the file."""
     try:
@@ -99,7 +122,43 @@ def read_summary(source: Path | io.StringIO, name: str) -> pd.DataFrame:
         refuse(f"{name} is not a summary table; rerun `dvc repro report`")
     if not set(SUMMARY_COLUMNS) <= set(table.columns):
         refuse(f"{name} lacks the columns {', '.join(SUMMARY_COLUMNS)}; rerun `dvc repro report`")
-    return table
+    bad = _bad_cell(table)
+    if bad:
+        refuse(f"{name}: {bad} is not a finite number of the kind the report writes")
+    return table.astype({c: float for c in NUMBERS} | {c: int for c in COUNTS})
+
+
+def read_yaml(text: str, name: str) -> Any:
+    """params.yaml or dvc.lock as DVC reads them (so that `02000` and `2000` are one value), or
+    exit naming the file."""
+    try:
+        return parse_yaml(text, name)
+    except UserError as err:
+        refuse(str(err))
+
+
+def current_file(path: Path, why: str) -> str:
+    """A file of this workspace, or exit naming it."""
+    try:
+        return (REPO / path).read_text()
+    except (OSError, ValueError):  # UnicodeDecodeError is a ValueError
+        refuse(f"{path} is missing or unreadable; {why}")
+
+
+def check_summary_is_this_run(params: Any) -> None:
+    """Exit unless dvc.lock records reports/summary.csv, byte for byte, as made from `params`
+    (a summary left by a run of other params, or edited, is not this run)."""
+    lock = read_yaml(current_file(LOCK, "run `make repro` first"), str(LOCK))
+    report = lock.get("stages", {}).get("report", {}) if isinstance(lock, dict) else {}
+    recorded = report.get("params", {}).get(PARAMS.name) if isinstance(report, dict) else None
+    if recorded != params:
+        refuse(
+            f"{SUMMARY} was made with other params than {PARAMS} (dvc.lock's report stage "
+            f"records them); run `dvc repro` first"
+        )
+    outs = {o.get("path"): o.get("md5") for o in report.get("outs", []) if isinstance(o, dict)}
+    if outs.get(SUMMARY.as_posix()) != hashlib.md5((REPO / SUMMARY).read_bytes()).hexdigest():
+        refuse(f"{SUMMARY} is not the one dvc.lock records for the report; run `dvc repro` first")
 
 
 def committed_file(rev: str | None, path: Path) -> str:
@@ -154,8 +213,39 @@ def shown(table: pd.DataFrame, rev: str, run: str) -> str:
     return text[columns].to_markdown(index=False, floatfmt=".4g")
 
 
+def check(rev: str, run_rev: str | None) -> int:
+    """Print the comparison of `run_rev` (this workspace when None) with `rev` as one short
+    table; 0 when the run agrees, 1 when not."""
+    run = run_rev or "this run"
+    params = read_yaml(committed_file(run_rev, PARAMS), f"{run_rev or '.'}:{PARAMS}")
+    if read_yaml(committed_file(rev, PARAMS), f"{rev}:{PARAMS}") != params:
+        refuse(
+            f"{PARAMS} differs between {run} and {rev}, so the results cannot be compared; "
+            f"compare with the revision or experiment whose params made it (--rev)"
+        )
+    if run_rev is None:
+        check_summary_is_this_run(params)
+    committed = read_summary(io.StringIO(committed_file(rev, SUMMARY)), f"{rev}:{SUMMARY}")
+    name = str(SUMMARY) if run_rev is None else f"{run_rev}:{SUMMARY}"
+    table = compare(committed, read_summary(io.StringIO(committed_file(run_rev, SUMMARY)), name))
+    if table.empty:
+        refuse(f"{SUMMARY} at {rev} holds no headline metric; nothing to compare")
+    print(shown(table, rev, run))
+    bad = int((~table["agrees"]).sum())  # a metric missing from this run disagrees
+    never = int(table["cannot_fail"].sum())
+    moot = f"; {never} of them cannot fail (allowed: every value it can take)" if never else ""
+    if bad:
+        print(
+            f"\n{bad} of {len(table)} metrics differ from {rev} by more than the "
+            f"tolerance: {run} does not agree with it."
+        )
+        return 1
+    print(f"\nAll {len(table)} metrics agree with {rev} within tolerance{moot}.")
+    return 0
+
+
 def main() -> None:
-    """Print the comparison as one short table and say whether the run agrees."""
+    """Compare, and exit with the status the module docstring gives (2 for a crash too)."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
         "--rev", default="HEAD", help="the revision or experiment to compare with (HEAD)"
@@ -164,35 +254,12 @@ def main() -> None:
         "--run", help="the experiment or revision to check (this workspace's run by default)"
     )
     args = parser.parse_args()
-    run = args.run or "this run"
-    try:  # the values as DVC reads them, so that `02000` and `2000` are the same value
-        committed_params = parse_yaml(committed_file(args.rev, PARAMS), f"{args.rev}:{PARAMS}")
-        run_params = parse_yaml(committed_file(args.run, PARAMS), f"{args.run or '.'}:{PARAMS}")
-    except UserError as err:
-        refuse(str(err))
-    if committed_params != run_params:
-        refuse(
-            f"{PARAMS} differs between {run} and {args.rev}, so the results cannot be "
-            f"compared; compare with the revision or experiment whose params made it (--rev)"
-        )
-    committed = read_summary(
-        io.StringIO(committed_file(args.rev, SUMMARY)), f"{args.rev}:{SUMMARY}"
-    )
-    name = str(SUMMARY) if args.run is None else f"{args.run}:{SUMMARY}"
-    table = compare(committed, read_summary(io.StringIO(committed_file(args.run, SUMMARY)), name))
-    if table.empty:
-        refuse(f"{SUMMARY} at {args.rev} holds no headline metric; nothing to compare")
-    print(shown(table, args.rev, run))
-    bad = int((~table["agrees"]).sum())  # a metric missing from this run disagrees
-    never = int(table["cannot_fail"].sum())
-    moot = f"; {never} of them cannot fail (allowed: every value it can take)" if never else ""
-    if bad:
-        print(
-            f"\n{bad} of {len(table)} metrics differ from {args.rev} by more than the "
-            f"tolerance: {run} does not agree with it."
-        )
-        raise SystemExit(1)
-    print(f"\nAll {len(table)} metrics agree with {args.rev} within tolerance{moot}.")
+    try:
+        status = check(args.rev, args.run)
+    except Exception as err:  # not "does not agree": nothing was compared
+        traceback.print_exc()
+        refuse(f"the comparison crashed ({type(err).__name__}: {err}); nothing was compared")
+    raise SystemExit(status)
 
 
 if __name__ == "__main__":

@@ -2,22 +2,41 @@
 different classes (the same pairs for every model), for every seed; measure how evenly and how
 realistically the images change along them; keep the first few paths for the report's figure."""
 
+if not __package__:  # `python stages/paths.py`: the imports below need `python -m`
+    raise SystemExit("error: run it from the repository root as `python -m stages.paths`")
+
 import logging
+
+import numpy as np
 
 from latentlab import interpolation
 from latentlab.analysis.realism import real_subsets, subset_balls
 from latentlab.analysis.transitions import pick_pairs
 from latentlab.core import paths
 from latentlab.core.artifacts import load_arrays, save_arrays, write_json
-from latentlab.core.errors import UserError, stage_entry
+from latentlab.core.errors import UserError
 from latentlab.core.fashion_mnist import IMAGE_SIDE, load_split
+from latentlab.core.params import ModelParams
 from latentlab.core.paths import DATA_ROOT
 from latentlab.judge.network import judge_all, load_panel
 from latentlab.nn.runtime import resolve_device
 from latentlab.nn.trained import load_trained
-from stages import log_written, stage_params
+from stages import log_written, stage_entry, stage_params
 
 log = logging.getLogger("paths")
+
+
+def _test_codes(mp: ModelParams, seed: int, n_test: int, limit: int) -> np.ndarray:
+    """The evaluate stage's codes of the test images, refused unless one per test image."""
+    file = paths.codes(mp.name, seed)
+    (codes,) = load_arrays(file, "codes")
+    if codes.shape != (n_test, mp.latent_dim):
+        raise UserError(
+            f"{file} holds codes of shape {codes.shape}, not one {mp.latent_dim}-D code for each "
+            f"of the {n_test} test images that data.limit {limit} gives; rerun "
+            f"`dvc repro evaluate@{mp.name}`"
+        )
+    return codes
 
 
 @stage_entry
@@ -35,9 +54,10 @@ def main() -> None:
     n_middle = pp.pairs * (pp.steps - 1)
     subsets = real_subsets(len(test_images), n_middle, p.realism.subsets, p.realism.seed)
     real_balls = [subset_balls(f, p.realism.k, subsets) for f in panel.test_features]
+    codes_by_seed = {seed: _test_codes(mp, seed, len(test_images), p.limit) for seed in p.seeds}
     for seed in p.seeds:
         model = load_trained(mp, seed, device)
-        (codes,) = load_arrays(paths.codes(mp.name, seed), "codes")
+        codes = codes_by_seed[seed]
         images = interpolation.decode_paths(model, codes, pairs, pp.steps)
         judged = judge_all(panel.judges, images.reshape(-1, IMAGE_SIDE, IMAGE_SIDE))
         measured, per_path = interpolation.path_measures(images, judged, real_balls)

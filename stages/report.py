@@ -2,14 +2,16 @@
 summary table, from the tracked artifacts of the models `report.models` lists (no model is
 loaded)."""
 
+if not __package__:  # `python stages/report.py`: the imports below need `python -m`
+    raise SystemExit("error: run it from the repository root as `python -m stages.report`")
+
 import logging
 
 from latentlab.core import paths
 from latentlab.core.artifacts import write_bytes, write_json
-from latentlab.core.errors import stage_entry
 from latentlab.report import drawing, results, text
 from latentlab.report.comparison import claim_results_by_vae, verdict_record
-from stages import log_written, stage_params
+from stages import log_written, stage_entry, stage_params
 
 log = logging.getLogger("report")
 

@@ -1,6 +1,9 @@
 """Stage `train@<model>`: train the model once per seed of `seeds`; log the curves and the map
 after every epoch with DVCLive (per-step images in VS Code and DVC Studio); write the weights."""
 
+if not __package__:  # `python stages/train.py`: the imports below need `python -m`
+    raise SystemExit("error: run it from the repository root as `python -m stages.train`")
+
 import logging
 
 import torch
@@ -9,7 +12,6 @@ from PIL import Image
 
 from latentlab.analysis.latent_grid import grid_codes, mosaic, to_uint8
 from latentlab.core import paths
-from latentlab.core.errors import stage_entry
 from latentlab.core.fashion_mnist import load_split
 from latentlab.core.paths import DATA_ROOT
 from latentlab.nn.checkpoints import save_weights
@@ -17,7 +19,7 @@ from latentlab.nn.models import LatentModel
 from latentlab.nn.runtime import resolve_device
 from latentlab.nn.trained import new_model
 from latentlab.training import train
-from stages import log_written, stage_params
+from stages import log_written, stage_entry, stage_params
 
 log = logging.getLogger("train")
 

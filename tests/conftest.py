@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import os
+import resource
 import shutil
 import subprocess
 import sys
@@ -128,12 +129,19 @@ def one_torch_thread() -> Iterator[None]:
 def run_stage() -> Callable[..., subprocess.CompletedProcess[str]]:
     """Run `python -m stages.<name> args...` in a folder, as DVC would, without PYTHONPATH.
 
-    The stage runs torch on one thread (OMP_NUM_THREADS=1), which is faster for small data.
+    The stage runs torch on one thread (OMP_NUM_THREADS=1), which is faster for small data;
+    `max_file_size` bounds the size of any file it writes.
     """
 
-    def run(folder: Path, name: str, *args: str) -> subprocess.CompletedProcess[str]:
+    def run(
+        folder: Path, name: str, *args: str, max_file_size: int | None = None
+    ) -> subprocess.CompletedProcess[str]:
         env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
         env["OMP_NUM_THREADS"] = "1"
+
+        def limit() -> None:  # a write past it kills the stage (SIGXFSZ)
+            resource.setrlimit(resource.RLIMIT_FSIZE, (max_file_size, max_file_size))
+
         return subprocess.run(
             [sys.executable, "-m", f"stages.{name}", *args],
             cwd=folder,
@@ -141,6 +149,7 @@ def run_stage() -> Callable[..., subprocess.CompletedProcess[str]]:
             capture_output=True,
             text=True,
             timeout=120,
+            preexec_fn=limit if max_file_size else None,
         )
 
     return run

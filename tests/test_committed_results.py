@@ -1,4 +1,7 @@
-"""The results committed from the last full default `dvc repro`: present, current and sound."""
+"""The results committed from the last full default `dvc repro`: present, current and sound.
+
+Git holds dvc.lock and the report's files (reports/); every stage's own outputs are in DVC's
+cache, so these tests read what git holds: a fresh clone can run them without `dvc pull`."""
 
 from __future__ import annotations
 
@@ -18,6 +21,7 @@ pytestmark = pytest.mark.skipif(
     not (REPO / "dvc.lock").exists(), reason="no dvc.lock: the default pipeline was never run"
 )
 P = params.load(REPO / "params.yaml", REPO / "dvc.yaml")
+SUMMARY = pd.read_csv(REPO / "reports/summary.csv", keep_default_na=False)
 
 
 def test_committed_run_used_the_default_params() -> None:
@@ -29,9 +33,9 @@ def test_committed_run_used_the_default_params() -> None:
 
 
 def test_the_judges_are_good_classifiers() -> None:
-    judges = json.loads((REPO / "runs/judge/metrics.json").read_text())
-    accuracies = [judges[f"seed{seed}"]["test_accuracy"] for seed in P.judge.seeds]
-    assert min(accuracies) >= 0.86 and sum(accuracies) / len(accuracies) >= 0.88
+    (judges,) = SUMMARY[SUMMARY.model == "judge"].itertuples()
+    assert judges.metric == "test_accuracy" and judges.seeds == len(P.judge.seeds)
+    assert judges.mean >= 0.88 and judges.mean - 3 * judges.std_seeds >= 0.86
 
 
 def test_headline_metrics_are_finite() -> None:
@@ -41,11 +45,11 @@ def test_headline_metrics_are_finite() -> None:
     assert headline["vae"]["log_likelihood"] < 0 < headline["vae"]["test_bce"]
 
 
-def test_every_run_has_its_files_and_the_report_its_figures() -> None:
+def test_every_run_is_summarised_and_the_report_has_its_figures() -> None:
     for model in P.report.models:
-        for seed in P.seeds:
-            for folder in ("evaluate", "render", "paths"):
-                assert (REPO / "runs" / model / folder / f"seed{seed}.json").is_file()
+        rows = SUMMARY[SUMMARY.model == model]
+        assert {BY_NAME[m].stage for m in rows.metric} == {"train", "evaluate", "render", "paths"}
+        assert (rows.seeds == len(P.seeds)).all(), model
         assert Image.open(REPO / f"reports/figures/map_{model}.png").size == (588, 588)
     report = (REPO / "reports/report.md").read_text()
     assert "## The answer" in report and "| claim" in report

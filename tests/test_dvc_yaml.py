@@ -84,7 +84,9 @@ def test_code_deps_are_exactly_what_the_stage_imports(stage: str) -> None:
 
 def stage_outputs(stage: str, model: str = "") -> dict[str, bool]:
     """What a stage writes, by the path functions of latentlab/core/paths.py, with whether DVC
-    caches it: what dvc.yaml must declare (test_pipeline.py checks that nothing else is written)."""
+    caches it: what dvc.yaml must declare (test_pipeline.py checks that nothing else is written).
+    Every stage but validate and the report caches all it writes, so that DVC can run-cache it
+    and a failed run can put its outputs back."""
     run = paths.RUNS / model
     outputs = {
         "validate": {paths.VALIDATED: False},
@@ -92,21 +94,21 @@ def stage_outputs(stage: str, model: str = "") -> dict[str, bool]:
         "judge": {
             paths.JUDGE / "models": True,
             paths.JUDGE_FEATURES: True,
-            paths.JUDGE / "metrics.json": False,
-            paths.JUDGE / "plots" / "metrics": False,
-            paths.JUDGE / "plots" / "custom": False,
+            paths.JUDGE / "metrics.json": True,
+            paths.JUDGE / "plots" / "metrics": True,
+            paths.JUDGE / "plots" / "custom": True,
         },
-        "calibrate": {paths.CALIBRATION: False},
+        "calibrate": {paths.CALIBRATION: True},
         "train": {
             run / "models": True,
-            paths.train_dir(model) / "metrics.json": False,
-            paths.train_dir(model) / "plots" / "metrics": False,
-            paths.train_dir(model) / "plots" / "custom": False,
+            paths.train_dir(model) / "metrics.json": True,
+            paths.train_dir(model) / "plots" / "metrics": True,
+            paths.train_dir(model) / "plots" / "custom": True,
             paths.train_dir(model) / "plots" / "images": True,
         },
-        "evaluate": {run / "evaluate": False, run / "codes": True},
-        "render": {run / "render": False, paths.MAPS / model: True},
-        "paths": {run / "paths": False, run / "strips": True},
+        "evaluate": {run / "evaluate": True, run / "codes": True},
+        "render": {run / "render": True, paths.MAPS / model: True},
+        "paths": {run / "paths": True, run / "strips": True},
         "report": {
             paths.REPORTS / "report.md": False,
             paths.FIGURES: False,

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import hashlib
+import importlib
 import json
 import os
 import re
 import shutil
 import signal
+import struct
 import subprocess
 import sys
 import time
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -245,7 +248,7 @@ def test_a_param_change_stales_only_what_reads_it(pipeline: Path, change, stale)
     ("edited", "stale"),
     [
         ("latentlab/training.py", per_model(("train",))),
-        ("latentlab/download.py", {"download"}),
+        ("latentlab/download.py", {"validate", "download"}),  # validate checks data.sources
         ("latentlab/report/text.py", {"report"}),
         ("latentlab/report/labels.py", {"report"}),
         ("latentlab/analysis/metrics.py", {"report"} | per_model(("evaluate", "render", "paths"))),
@@ -340,28 +343,117 @@ def test_a_report_over_one_kind_of_model_has_no_comparison(
     assert not {f"map_{m}.png" for m in MODELS if m not in compared} & drawn
 
 
-def test_check_results_agrees_with_itself_and_catches_a_change(pipeline: Path, tmp_path) -> None:
-    agreed = run([sys.executable, "-m", "scripts.check_results"], pipeline)
-    assert "agree" in agreed.stdout
-    summary = pipeline / "reports/summary.csv"
-    original = summary.read_text()
+def check_results(repo: Path, *args: str, **environ: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "scripts.check_results", *args],
+        cwd=repo,
+        env={**env(), **environ},
+        capture_output=True,
+        text=True,
+    )
+
+
+def commit_with(repo: Path, path: str, content: str) -> str:
+    """A commit on top of HEAD in which `path` holds `content`; workspace and branch untouched."""
+    git_env = {**env(), "GIT_INDEX_FILE": str(repo / ".git" / "index.check-results")}
+
+    def plumbing(*args: str, stdin: str | None = None) -> str:
+        return subprocess.run(
+            ["git", "-c", "user.name=t", "-c", "user.email=t@t", *args],
+            cwd=repo,
+            env=git_env,
+            input=stdin,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+
+    plumbing("read-tree", "HEAD")
+    blob = plumbing("hash-object", "-w", "--stdin", stdin=content)
+    plumbing("update-index", "--cacheinfo", f"100644,{blob},{path}")
+    return plumbing("commit-tree", plumbing("write-tree"), "-p", "HEAD", "-m", "altered")
+
+
+def with_cell(summary: str, row_start: str, column: int, value: str) -> str:
+    lines = summary.splitlines()
+    row = next(i for i, line in enumerate(lines) if line.startswith(row_start))
+    cells = lines[row].split(",")
+    cells[column] = value
+    lines[row] = ",".join(cells)
+    return "\n".join(lines) + "\n"
+
+
+def test_check_results_agrees_with_itself_and_catches_a_change(pipeline: Path) -> None:
+    agreed = check_results(pipeline)
+    assert agreed.returncode == 0 and "agree" in agreed.stdout
+    summary = (pipeline / "reports/summary.csv").read_text()
+    coverage = float(
+        next(r for r in summary.splitlines() if r.startswith("vae,lab,coverage,")).split(",")[3]
+    )
+    # A commit whose run had a coverage far beyond any spread, even of two seeds.
+    other = commit_with(
+        pipeline,
+        "reports/summary.csv",
+        with_cell(summary, "vae,lab,coverage,", 3, str(coverage + 1000)),
+    )
+    differs = check_results(pipeline, "--rev", other)
+    assert differs.returncode == 1 and "does not agree" in differs.stdout
+
+
+@pytest.mark.parametrize(
+    "case",
+    [
+        "other-params",
+        "text-mean",
+        "nan-mean",
+        "invalid-params",
+        "missing-params",
+        "other-run",
+        "edited-summary",
+        "crash",
+    ],
+)
+def test_check_results_exits_2_when_it_cannot_compare(pipeline: Path, case) -> None:
+    """Exit status 2 means one thing: nothing was compared; 1 only ever means "does not agree"."""
+    summary_file, lock_file = pipeline / "reports/summary.csv", pipeline / "dvc.lock"
+    params_file = pipeline / "params.yaml"
+    saved = {f: f.read_bytes() for f in (summary_file, lock_file, params_file)}
+    summary, rev, environ = summary_file.read_text(), "HEAD", {}
+    if case == "other-params":
+        set_params(pipeline, **{"vae.lr": 0.002})
+    elif case in ("text-mean", "nan-mean"):
+        value = "n/a" if case == "text-mean" else "nan"
+        rev = commit_with(pipeline, "reports/summary.csv", with_cell(summary, "vae,lab,", 3, value))
+    elif case == "invalid-params":
+        params_file.write_text("seeds: [1, 2\n")
+    elif case == "missing-params":
+        params_file.unlink()
+    elif case == "other-run":  # the summary of a run of vae.lr 0.002, params.yaml set back
+        lock = yaml.safe_load(saved[lock_file])
+        lock["stages"]["report"]["params"]["params.yaml"]["vae"]["lr"] = 0.002
+        lock_file.write_text(yaml.safe_dump(lock, sort_keys=False))
+    elif case == "edited-summary":
+        summary_file.write_text(with_cell(summary, "vae,lab,", 3, "0.5"))
+    else:  # git cannot be found: the script crashes
+        environ = {"PATH": str(Path(sys.executable).parent)}
     try:
-        lines = original.splitlines()
-        row = next(i for i, line in enumerate(lines) if line.startswith("vae,lab,coverage,"))
-        cells = lines[row].split(",")
-        cells[3] = str(float(cells[3]) + 1000.0)  # far beyond any spread, even of two seeds
-        lines[row] = ",".join(cells)
-        summary.write_text("\n".join(lines) + "\n")
-        differs = run([sys.executable, "-m", "scripts.check_results"], pipeline, check=False)
-        assert differs.returncode == 1 and "does not agree" in differs.stdout
+        result = check_results(pipeline, "--rev", rev, **environ)
     finally:
-        summary.write_text(original)
-    set_params(pipeline, **{"vae.lr": 0.002})
-    try:
-        other = run([sys.executable, "-m", "scripts.check_results"], pipeline, check=False)
-        assert other.returncode == 2 and other.stderr.startswith("error: params.yaml differs")
-    finally:
-        run(["git", "checkout", "params.yaml"], pipeline)
+        for file, content in saved.items():
+            file.write_bytes(content)
+    said = {
+        "other-params": "params.yaml differs from the one committed at HEAD",
+        "text-mean": f"{rev}:reports/summary.csv: mean of vae/lab/",
+        "nan-mean": f"{rev}:reports/summary.csv: mean of vae/lab/",
+        "invalid-params": "params.yaml is not valid YAML",
+        "missing-params": "params.yaml is missing or unreadable",
+        "other-run": "reports/summary.csv was made with other params than params.yaml",
+        "edited-summary": "reports/summary.csv is not the one dvc.lock records",
+        "crash": "the comparison crashed (FileNotFoundError",
+    }[case]
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert result.stderr.splitlines()[-1].startswith(f"error: {said}"), result.stderr
+    assert result.stdout == ""
 
 
 @pytest.fixture(scope="module")
@@ -502,3 +594,281 @@ def test_concurrent_repro_fails_fast_with_the_lock_message(pipeline: Path) -> No
     out, _ = first.communicate(timeout=120)
     assert first.returncode == 0, out
     assert stale_stages(pipeline) == set()
+
+
+# dvc.lock tells the truth (issue 23): a refusal touches nothing, a params edit during a run is
+# not recorded, and tampered inputs are refused in one line. Issue 20: the run-cache.
+
+
+def outputs(repo: Path) -> dict[str, str]:
+    """md5 of every file the stages write or read as data, by path."""
+    return {
+        f"{top}/{name}": md5
+        for top in ("runs", "maps", "reports", "data/raw")
+        for name, md5 in tree_md5(repo / top).items()
+    }
+
+
+def changes(repo: Path) -> set[tuple[str, str, str]]:
+    """(stage, "changed deps" or "changed outs", path) for every change `dvc status` reports."""
+    status = json.loads(dvc("status", "--json", cwd=repo).stdout)
+    return {
+        (stage, kind, path)
+        for stage, entries in status.items()
+        for entry in entries
+        if isinstance(entry, dict)
+        for kind, changed in entry.items()
+        for path in changed
+    }
+
+
+def damaged_source(folder: Path) -> Path:
+    """A source folder holding the four files, one of them truncated: validate lets it pass."""
+    folder.mkdir()
+    for name in ("train-labels-idx1-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"):
+        (folder / f"{name}.gz").symlink_to(DATA / f"{name}.gz")
+    (folder / "train-images-idx3-ubyte.gz").write_bytes(
+        (DATA / "train-images-idx3-ubyte.gz").read_bytes()[:100_000]
+    )
+    return folder
+
+
+def test_a_refusal_says_which_outputs_the_cache_cannot_put_back(pipeline: Path, tmp_path) -> None:
+    """One file of runs/ae/codes is missing from DVC's cache: the stage says what is gone."""
+    lock = yaml.safe_load((pipeline / "dvc.lock").read_text())["stages"]["evaluate@ae"]
+    manifest = next(o["md5"] for o in lock["outs"] if o["path"] == "runs/ae/codes")
+    objects = pipeline / ".dvc/cache/files/md5"
+    first = json.loads((objects / manifest[:2] / manifest[2:]).read_text())[0]["md5"]
+    moved = tmp_path / "object"
+    shutil.move(objects / first[:2] / first[2:], moved)
+    set_params(pipeline, **{"evaluate.knn_k": 0})
+    try:
+        result = dvc("repro", "-s", "evaluate@ae", cwd=pipeline, check=False)
+    finally:
+        shutil.move(moved, objects / first[:2] / first[2:])
+        run(["git", "checkout", "params.yaml"], pipeline)
+    assert result.returncode != 0
+    assert "error: params.yaml: evaluate.knn_k is 0, but it must be a positive integer" in (
+        result.stderr
+    )
+    assert (
+        "; DVC removed runs/ae/codes before running evaluate@ae, and its cache cannot put it "
+        "back: `dvc pull evaluate@ae` fetches it from a remote, `dvc repro evaluate@ae` remakes it"
+    ) in result.stderr
+    assert not (pipeline / "runs/ae/codes").exists()
+    assert (pipeline / "runs/ae/evaluate/seed1.json").is_file()  # that one is back
+    dvc("checkout", "runs/ae/codes", cwd=pipeline)
+    assert stale_stages(pipeline) == set()
+
+
+@pytest.mark.parametrize("attack", ["knn_k-0", "truncated-data", "bad-source"])
+def test_a_stage_refusing_under_repro_s_touches_nothing(pipeline: Path, tmp_path, attack) -> None:
+    """DVC removes a stage's outputs before running it; the stage that refuses puts them back
+    from DVC's cache as dvc.lock records them, so only the edit itself shows in `dvc status`."""
+    before, lock = outputs(pipeline), (pipeline / "dvc.lock").read_bytes()
+    data = pipeline / "data/raw/FashionMNIST/raw/train-images-idx3-ubyte"
+    if attack == "knn_k-0":
+        stage, edited, said = "evaluate@ae", "params.yaml", "evaluate.knn_k is 0"
+        set_params(pipeline, **{"evaluate.knn_k": 0})
+    elif attack == "truncated-data":
+        stage, edited, said = "train@vae", "data/raw/FashionMNIST", "does not match the published"
+        data.write_bytes(data.read_bytes()[:1000])
+        del before[data.relative_to(pipeline).as_posix()]  # the edit itself
+    else:
+        stage, edited, said = "download", "params.yaml", "no source gave all four"
+        set_params(pipeline, **{"data.sources": [str(damaged_source(tmp_path / "damaged"))]})
+    try:
+        result = dvc("repro", "-s", stage, cwd=pipeline, check=False)
+        assert result.returncode != 0
+        assert "error: " in result.stderr and said in result.stderr, result.stderr
+        after = outputs(pipeline)
+        if attack == "truncated-data":
+            del after[data.relative_to(pipeline).as_posix()]
+        assert after == before
+        assert (pipeline / "dvc.lock").read_bytes() == lock
+        reported = changes(pipeline)
+        assert {path for _, _, path in reported} == {edited}
+        assert {(s, kind) for s, kind, _ in reported if kind == "changed outs"} == (
+            {("download", "changed outs")} if attack == "truncated-data" else set()
+        )
+    finally:
+        run(["git", "checkout", "params.yaml"], pipeline)
+        dvc("checkout", "--force", "data/raw/FashionMNIST", cwd=pipeline)
+    assert stale_stages(pipeline) == set()
+
+
+def test_params_edited_while_a_stage_runs_are_not_recorded(pipeline: Path, tmp_path) -> None:
+    set_params(pipeline, **{"ae.epochs": 20})  # long enough to edit params.yaml mid-run
+    before, lock = outputs(pipeline), (pipeline / "dvc.lock").read_bytes()
+    log_path = tmp_path / "repro.log"
+    try:
+        with log_path.open("w") as log:
+            proc = subprocess.Popen(
+                [sys.executable, "-m", "dvc", "repro", "-s", "train@ae"],
+                cwd=pipeline,
+                env=env(),
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+            deadline = time.monotonic() + 120
+            while "training ae (seed 1)" not in log_path.read_text():
+                assert proc.poll() is None and time.monotonic() < deadline, log_path.read_text()
+                time.sleep(0.05)
+            set_params(pipeline, **{"ae.lr": 0.003})
+            assert proc.wait(timeout=300) != 0
+        said = log_path.read_text()
+        assert "error: params.yaml changed while train@ae ran (ae)" in said, said
+        assert (pipeline / "dvc.lock").read_bytes() == lock
+        assert outputs(pipeline) == before
+        assert ("train@ae", "changed deps", "params.yaml") in changes(pipeline)
+        assert not {c for c in changes(pipeline) if c[1] == "changed outs"}
+    finally:
+        run(["git", "checkout", "params.yaml"], pipeline)
+
+
+def png_header(width: int, height: int) -> bytes:
+    """The start of a grey PNG of that size: what PIL reads when it opens one."""
+    header = b"IHDR" + struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + struct.pack(">I", 13)
+        + header
+        + struct.pack(">I", zlib.crc32(header))
+    )
+
+
+REPORT_ATTACKS = {
+    # file, how it is tampered with, what the one error line says
+    "nan-metric": (
+        "runs/ae/evaluate/seed1.json",
+        lambda d: {**d, "test_bce": float("nan")},
+        "runs/ae/evaluate/seed1.json: test_bce is nan, but it must be a finite number",
+    ),
+    "text-metric": (
+        "runs/vae/evaluate/seed2.json",
+        lambda d: {**d, "log_likelihood": "-250 nats"},
+        "runs/vae/evaluate/seed2.json: log_likelihood is '-250 nats', but it must be a finite",
+    ),
+    "missing-metric": (
+        "runs/ae_wide/paths/seed1.json",
+        lambda d: {k: v for k, v in d.items() if k != "path_evenness"},
+        "runs/ae_wide/paths/seed1.json has no 'path_evenness'",
+    ),
+    "infinite-per-judge": (
+        "runs/vae/render/seed1.json",
+        lambda d: {**d, "lab": {**d["lab"], "precision": [0.5, float("inf")]}},
+        "runs/vae/render/seed1.json: lab.precision[1] is inf, but it must be a finite number",
+    ),
+    "seed-one": (
+        "runs/ae/train/plots/custom/loss.json",
+        lambda rows: [{**rows[0], "seed": "one"}, *rows[1:]],
+        "runs/ae/train/plots/custom/loss.json: [0].seed is 'one', but it must be a finite",
+    ),
+    "deep-json": (
+        "runs/judge/metrics.json",
+        "[" * 100_000 + "]" * 100_000,
+        "runs/judge/metrics.json is not JSON an earlier stage could have written",
+    ),
+    "20000x20000-png": (
+        "runs/vae/train/plots/images/seed1/map/1.png",
+        png_header(20000, 20000),
+        "runs/vae/train/plots/images/seed1/map/1.png is missing or unreadable",
+    ),
+}
+
+
+@pytest.mark.parametrize("attack", sorted(REPORT_ATTACKS))
+def test_the_report_refuses_a_tampered_input_in_one_line(
+    pipeline: Path, attack, monkeypatch, capsys
+) -> None:
+    """In process: the report stage over a run one of whose files was tampered with exits 2
+    with one line naming the file and key, and leaves reports/ byte for byte as it was."""
+    name, tamper, said = REPORT_ATTACKS[attack]
+    file = pipeline / name
+    original, before = file.read_bytes(), tree_md5(pipeline / "reports")
+    if callable(tamper):
+        file.write_text(json.dumps(tamper(json.loads(original))))
+    else:
+        file.write_bytes(tamper if isinstance(tamper, bytes) else tamper.encode())
+    module = importlib.import_module("stages.report")
+    monkeypatch.chdir(pipeline)
+    monkeypatch.setattr(sys, "argv", ["report"])
+    try:
+        with pytest.raises(SystemExit) as info:
+            module.main()
+    finally:
+        file.write_bytes(original)
+    err = capsys.readouterr().err
+    assert info.value.code == 2 and "Traceback" not in err
+    assert err.count("\n") == 1 and err.startswith(f"error: {said}"), err
+    assert tree_md5(pipeline / "reports") == before
+
+
+def test_the_report_removes_what_a_killed_write_left(pipeline: Path, monkeypatch) -> None:
+    """Temporary files of a report killed mid-write are ignored by DVC and git, and the next
+    run of the stage removes them; every output comes out byte for byte as before."""
+    before = tree_md5(pipeline / "reports")
+    strays = [
+        pipeline / "reports/figures/.data_ae.png.k2j3.tmp",
+        pipeline / "reports/.report.md.x.tmp",
+    ]
+    for stray in strays:
+        stray.write_bytes(b"half a figure")
+    assert stale_stages(pipeline) == set()
+    monkeypatch.chdir(pipeline)
+    monkeypatch.setattr(sys, "argv", ["report"])
+    importlib.import_module("stages.report").main()
+    assert not any(stray.exists() for stray in strays)
+    assert tree_md5(pipeline / "reports") == before
+
+
+def shared_cache_clone(pipeline: Path, dest: Path, rev: str) -> Path:
+    """A git clone of the pipeline's repository at `rev`, using the pipeline's DVC cache, as a
+    sweep's task on another machine would (issue 20)."""
+    run(["git", "clone", "-q", str(pipeline), str(dest)], pipeline)
+    git("checkout", "-q", rev, cwd=dest)
+    git("config", "user.name", "t", cwd=dest)
+    git("config", "user.email", "t@t", cwd=dest)
+    dvc("cache", "dir", "--local", str(pipeline / ".dvc" / "cache"), cwd=dest)
+    return dest
+
+
+def ran_and_cached(out: str) -> tuple[set[str], set[str]]:
+    """The stages a `dvc repro` ran, and those it restored from the run-cache."""
+    ran = set(re.findall(r"Running stage '([^']+)'", out))
+    return ran, set(re.findall(r"Stage '([^']+)' is cached - skipping run", out))
+
+
+def test_a_vae_change_runs_the_vae_s_stages_and_restores_the_rest(pipeline: Path, tmp_path) -> None:
+    """A clone of the commit before the pipeline ran (no dvc.lock, no outputs) with the VAE's
+    learning rate changed, sharing the DVC cache: every stage that does not read the VAE's params
+    comes from the run-cache. Validate and the report rerun: their outputs persist, which DVC's
+    run-cache never saves. Then, back at the first params, so do the VAE's stages."""
+    first = run(["git", "rev-list", "--max-parents=0", "HEAD"], pipeline).stdout.strip()
+    clone = shared_cache_clone(pipeline, tmp_path / "clone", first)
+    everything = {"validate", "download", "judge", "calibrate", "report"} | per_model(
+        ("train", "evaluate", "render", "paths")
+    )
+    vae = per_model(("train", "evaluate", "render", "paths"), ["vae"])
+    set_params(clone, **{"vae.lr": 0.002})
+    ran, cached = ran_and_cached(dvc("repro", cwd=clone).stdout)
+    assert ran == {"validate", "report"} | vae
+    assert cached == everything - ran
+    run(["git", "checkout", "params.yaml"], clone)
+    ran, cached = ran_and_cached(dvc("repro", cwd=clone).stdout)
+    assert ran == {"validate", "report"} and vae <= cached
+    assert output_hashes(clone) == output_hashes(pipeline)
+
+
+def test_applying_a_one_seed_experiment_leaves_a_clean_workspace(pipeline: Path, tmp_path) -> None:
+    """Issue 24: a quick experiment of one seed applied over the two-seed workspace leaves no file
+    of seed 2, and `dvc status` is clean (every per-model output is a whole cached folder)."""
+    head = run(["git", "rev-parse", "HEAD"], pipeline).stdout.strip()
+    clone = shared_cache_clone(pipeline, tmp_path / "clone", head)
+    dvc("checkout", cwd=clone)
+    dvc("exp", "run", "--temp", "-S", "seeds=[1]", "-n", "one-seed", cwd=clone)
+    dvc("exp", "apply", "one-seed", cwd=clone)
+    assert stale_stages(clone) == set()
+    assert yaml.safe_load((clone / "params.yaml").read_text())["seeds"] == [1]
+    left = [p for m in MODELS for top in ("runs", "maps") for p in (clone / top / m).rglob("*2*")]
+    assert left == []

@@ -1,8 +1,8 @@
 """Where every stage reads and writes: one function per artifact.
 
 dvc.yaml declares each stage's output folders (tests/test_dvc_yaml.py checks them against these
-functions). Results a reader compares are small files tracked in git; models, codes,
-maps and images are kept in DVC's cache.
+functions). Every output of the stages between validate and the report is kept in DVC's cache
+(dvc.lock records it); git tracks the report's files.
 """
 
 from __future__ import annotations
