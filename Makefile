@@ -6,7 +6,7 @@ export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 # The quick loop: the whole pipeline on 2,000 images, one seed, one judge and one epoch per model
 # (the models dvc.yaml declares), as a scratch experiment that leaves the workspace alone.
 QUICK := -S data.limit=2000 -S 'seeds=[1]' -S 'judge.seeds=[1]' -S judge.epochs=1 \
-	-S evaluate.iw_samples=10 -S paths.pairs=50 -S ae.epochs=1 -S vae.epochs=1 -S ae_wide.epochs=1 \
+	-S evaluate.iw_samples=10 -S interpolate.pairs=50 -S ae.epochs=1 -S vae.epochs=1 -S ae_wide.epochs=1 \
 	-S vae_nokl.epochs=1 -S wae.epochs=1
 
 # `dvc exp show` with a column per param that differs and none for the metrics (named by the

@@ -42,7 +42,7 @@ SMOKE: dict[str, Any] = {
     "judge.seeds": [1],
     "judge.epochs": 1,
     "evaluate.iw_samples": 2,
-    "paths.pairs": 10,
+    "interpolate.pairs": 10,
 }
 RUNNING = re.compile(r"Running stage '([^']+)'")
 # A commit identity of its own: the copy must commit whatever git config the machine has.

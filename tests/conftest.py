@@ -82,7 +82,7 @@ def quick_params(base: dict[str, Any], **model_overrides: Any) -> dict[str, Any]
     p["seeds"] = [1]
     p["judge"].update(seeds=[1], epochs=1)
     p["latent_map"]["grid"] = 5
-    p["paths"].update(pairs=20, steps=4, shown=2)
+    p["interpolate"].update(pairs=20, steps=4, shown=2)
     p["evaluate"]["iw_samples"] = 5
     for name in MODELS:
         p[name].update(epochs=1, batch_size=64)

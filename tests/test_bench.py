@@ -100,7 +100,7 @@ def test_smoke_params_are_valid_for_the_current_pipeline(tmp_path: Path) -> None
     cwd = _project(tmp_path)
     pipeline.shrink(cwd)
     p = params.load(cwd / "params.yaml", cwd / "dvc.yaml")
-    assert p.limit == 500 and p.seeds == [1] and p.judge.seeds == [1] and p.paths.pairs == 10
+    assert p.limit == 500 and p.seeds == [1] and p.judge.seeds == [1] and p.interpolate.pairs == 10
     assert {
         m.epochs for m in p.models.values() if m.name in params.declared_models(cwd / "dvc.yaml")
     } == {1}
@@ -114,7 +114,7 @@ def test_smoke_params_of_an_older_revision_keep_its_own_keys(tmp_path: Path) -> 
         "ae: {kind: ae, epochs: 10}\njudge: {seed: 1, epochs: 6}\n"
     )
     done = pipeline.shrink(tmp_path)
-    assert "judge.seeds" not in done and "paths.pairs" not in done
+    assert "judge.seeds" not in done and "interpolate.pairs" not in done
     assert params.read_yaml(tmp_path / "params.yaml") == {
         "data": {"limit": 500},
         "seeds": [1],

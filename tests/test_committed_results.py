@@ -48,7 +48,12 @@ def test_headline_metrics_are_finite() -> None:
 def test_every_run_is_summarised_and_the_report_has_its_figures() -> None:
     for model in P.report.models:
         rows = SUMMARY[SUMMARY.model == model]
-        assert {BY_NAME[m].stage for m in rows.metric} == {"train", "evaluate", "render", "paths"}
+        assert {BY_NAME[m].stage for m in rows.metric} == {
+            "train",
+            "evaluate",
+            "render",
+            "interpolate",
+        }
         assert (rows.seeds == len(P.seeds)).all(), model
         assert Image.open(REPO / f"reports/figures/map_{model}.png").size == (588, 588)
     report = (REPO / "reports/report.md").read_text()

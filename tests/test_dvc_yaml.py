@@ -108,7 +108,7 @@ def stage_outputs(stage: str, model: str = "") -> dict[str, bool]:
         },
         "evaluate": {run / "evaluate": True, run / "codes": True},
         "render": {run / "render": True, paths.MAPS / model: True},
-        "paths": {run / "paths": True, run / "strips": True},
+        "interpolate": {run / "interpolate": True, run / "strips": True},
         "report": {
             paths.REPORTS / "report.md": False,
             paths.FIGURES: False,

@@ -51,7 +51,7 @@ NAMED = [
     ("density", lambda p: f"{p.realism.k}-NN"),
     ("classes_present", lambda p: f"{p.latent_map.min_tiles}+"),
     ("classes_present", lambda p: f"p >= {p.latent_map.min_confidence:g}"),
-    ("path_evenness", lambda p: f"{p.paths.steps} steps"),
+    ("path_evenness", lambda p: f"{p.interpolate.steps} steps"),
 ]
 
 
@@ -65,7 +65,7 @@ def test_labels_name_the_param_values(real_params, repo_params, name, text):
     raw["evaluate"].update(knn_k=17, iw_samples=33)
     raw["realism"]["k"] = 9
     raw["latent_map"].update(min_tiles=7, min_confidence=0.65)
-    raw["paths"]["steps"] = 24
+    raw["interpolate"]["steps"] = 24
     other = params.validate(raw, DECLARED)
     got = label(name, other)
     assert text(other) in got, got
@@ -75,5 +75,5 @@ def test_labels_name_the_param_values(real_params, repo_params, name, text):
 def test_shipped_labels_read_as_expected(real_params):
     assert label("knn_accuracy", real_params) == "5-NN class accuracy of test codes"
     assert "p >= 0.8" in label("classes_present", real_params)
-    steps = real_params.paths.steps
+    steps = real_params.interpolate.steps
     assert f"1/{steps} is perfectly even" in meaning("path_evenness", real_params)

@@ -29,7 +29,7 @@ def refusal(raw: dict[str, Any]) -> str:
 BALLS = {
     "judge": {"seeds": list(range(1, 11)), "channels": 128, "batch_size": 600},
     "realism": {"subsets": 50},
-    "paths": {"pairs": 2900},
+    "interpolate": {"pairs": 2900},
 }
 WIDE = {"ae": {"hidden": [4096] * 8, "batch_size": 16384}}
 
@@ -47,10 +47,11 @@ def changed(raw: dict[str, Any], change: dict[str, dict[str, Any]]) -> dict[str,
         (
             BALLS,
             [
-                "the paths@ae stage would need about",
+                "the interpolate@ae stage would need about",
                 "above memory_gib 8",
                 "the ball centres of 10 judges x 50 subsets x 10000 images x 1024 features",
-                "set by judge.seeds, judge.channels, realism.subsets, paths.pairs, paths.steps",
+                "set by judge.seeds, judge.channels, realism.subsets, interpolate.pairs, "
+                "interpolate.steps",
             ],
         ),
         (
@@ -90,7 +91,7 @@ def test_just_over_the_budget_is_refused_and_just_under_accepted(default_params)
     """Ten judges of 128 channels and paths of 700 pairs: each real subset adds 0.4 GiB of ball
     centres to the paths stages, and the first number of subsets that passes memory_gib is
     refused, naming realism.subsets; one fewer is accepted."""
-    raw = changed(default_params, {**BALLS, "paths": {"pairs": 700}})
+    raw = changed(default_params, {**BALLS, "interpolate": {"pairs": 700}})
     peaks = {}
     for subsets in range(1, params.MAX_SUBSETS + 1):
         raw["realism"]["subsets"] = subsets
@@ -102,7 +103,7 @@ def test_just_over_the_budget_is_refused_and_just_under_accepted(default_params)
         peaks[subsets] = max(peak.bytes for peak in memory.peaks(p))
     else:
         pytest.fail("no number of subsets is refused")
-    assert subsets > 1 and "the paths@ae stage" in message and "realism.subsets" in message
+    assert subsets > 1 and "the interpolate@ae stage" in message and "realism.subsets" in message
     budget = raw["memory_gib"] * memory.GIB
     step = peaks[subsets - 1] - peaks[subsets - 2]  # one subset's ball centres
     assert budget - step < peaks[subsets - 1] <= budget

@@ -12,7 +12,7 @@ from latentlab.analysis.metrics import BY_NAME, HIGHER, LOWER, METRICS, NEITHER,
 from latentlab.core import params
 
 REPO = Path(__file__).resolve().parents[1]
-STAGES = ("train", "evaluate", "render", "paths", "judge")
+STAGES = ("train", "evaluate", "render", "interpolate", "judge")
 DECLARED = params.declared_models(REPO / "dvc.yaml")
 KINDS = params.MODEL_KINDS
 MAX_HEADLINE_PER_MODEL = 10  # `dvc metrics show` and `make compare` display every one, per model
@@ -42,9 +42,9 @@ def test_every_field_takes_an_allowed_value():
 def test_per_judge_metrics_are_measures_of_decoded_images():
     for m in METRICS:
         if m.per_judge:
-            assert m.stage in ("render", "paths"), m.name
-        if m.per_item:  # the report reads each item's value from the paths stage's strips
-            assert m.stage == "paths" and not m.per_judge, m.name
+            assert m.stage in ("render", "interpolate"), m.name
+        if m.per_item:  # the report reads each item's value from the interpolate stage's strips
+            assert m.stage == "interpolate" and not m.per_judge, m.name
     assert {"precision", "coverage", "frechet_distance"} <= {m.name for m in METRICS if m.per_judge}
 
 

@@ -277,18 +277,30 @@ BAD = [
     ("realism.seed", SEED_MAX + 1, ["realism.seed", f"from 1 to {SEED_MAX}"]),
     ("realism.radius", 3, ["realism.radius", "not a known key", "k, subsets, seed"]),
     # paths
-    ("paths.pairs", 0, ["paths.pairs", "positive integer"]),
-    ("paths.pairs", MAX_PAIRS + 1, ["paths.pairs", f"from 1 to {MAX_PAIRS}"]),
-    ("paths.pairs", MAX_PATH_IMAGES // 17 + 1, ["paths.pairs", "with paths.steps 16", "images"]),
-    ("paths.steps", MAX_PATH_IMAGES // 200, ["paths.pairs is 200", "with paths.steps"]),
+    ("interpolate.pairs", 0, ["interpolate.pairs", "positive integer"]),
+    ("interpolate.pairs", MAX_PAIRS + 1, ["interpolate.pairs", f"from 1 to {MAX_PAIRS}"]),
+    (
+        "interpolate.pairs",
+        MAX_PATH_IMAGES // 17 + 1,
+        ["interpolate.pairs", "with interpolate.steps 16", "images"],
+    ),
+    (
+        "interpolate.steps",
+        MAX_PATH_IMAGES // 200,
+        ["interpolate.pairs is 200", "with interpolate.steps"],
+    ),
     ("judge.batch_size", 60000, ["judge.batch_size", "with 16 channels"]),
-    ("paths.steps", 1, ["paths.steps", "integer >= 2"]),
-    ("paths.steps", MAX_STEPS + 1, ["paths.steps", f"from 2 to {MAX_STEPS}"]),
-    ("paths.seed", 0, ["paths.seed", "positive integer"]),
-    ("paths.seed", SEED_MAX + 1, ["paths.seed", f"from 1 to {SEED_MAX}"]),
-    ("paths.shown", 0, ["paths.shown", "positive integer"]),
-    ("paths.shown", MAX_SHOWN + 1, ["paths.shown", f"from 1 to {MAX_SHOWN}", "paths.pairs"]),
-    ("paths.shown", DELETE, ["paths.shown", "missing", "pairs, steps, seed, shown"]),
+    ("interpolate.steps", 1, ["interpolate.steps", "integer >= 2"]),
+    ("interpolate.steps", MAX_STEPS + 1, ["interpolate.steps", f"from 2 to {MAX_STEPS}"]),
+    ("interpolate.seed", 0, ["interpolate.seed", "positive integer"]),
+    ("interpolate.seed", SEED_MAX + 1, ["interpolate.seed", f"from 1 to {SEED_MAX}"]),
+    ("interpolate.shown", 0, ["interpolate.shown", "positive integer"]),
+    (
+        "interpolate.shown",
+        MAX_SHOWN + 1,
+        ["interpolate.shown", f"from 1 to {MAX_SHOWN}", "interpolate.pairs"],
+    ),
+    ("interpolate.shown", DELETE, ["interpolate.shown", "missing", "pairs, steps, seed, shown"]),
     # evaluate
     ("evaluate.iw_samples", 0, ["evaluate.iw_samples", "positive integer"]),
     ("evaluate.iw_samples", 10000000, ["evaluate.iw_samples", f"from 1 to {MAX_IW_SAMPLES}"]),
@@ -319,7 +331,7 @@ BAD = [
     ("latent_maps", {"grid": 21}, ["latent_maps", "not a known key"]),
     ("judge", DELETE, ["judge", "missing", "data, device, precision, memory_gib, seeds"]),
     ("realism", DELETE, ["realism", "missing"]),
-    ("paths", DELETE, ["paths", "missing"]),
+    ("interpolate", DELETE, ["interpolate", "missing"]),
     ("report", DELETE, ["report", "missing"]),
 ]
 
@@ -402,11 +414,11 @@ GOOD = [
     ("realism.k", 440),  # one fewer than the 441 tiles, the smallest generated set
     ("realism.subsets", MAX_SUBSETS),
     ("realism.seed", SEED_MAX),
-    ("paths.pairs", MAX_PATH_IMAGES // 17),  # with the default 16 steps: 17 images a path
-    ("paths.steps", 2),
-    ("paths.steps", MAX_PATH_IMAGES // 200 - 1),  # with the default 200 pairs
-    ("paths.shown", MAX_SHOWN),
-    ("paths.seed", SEED_MAX),
+    ("interpolate.pairs", MAX_PATH_IMAGES // 17),  # with the default 16 steps: 17 images a path
+    ("interpolate.steps", 2),
+    ("interpolate.steps", MAX_PATH_IMAGES // 200 - 1),  # with the default 200 pairs
+    ("interpolate.shown", MAX_SHOWN),
+    ("interpolate.seed", SEED_MAX),
     ("evaluate.iw_samples", 1),
     ("evaluate.iw_samples", MAX_IW_SAMPLES),
     ("evaluate.knn_k", 1),
@@ -443,14 +455,14 @@ def test_min_tiles_is_checked_against_the_grid(default_params):
 
 def test_realism_k_must_leave_k_neighbours_in_the_smallest_generated_set(default_params):
     # the paths' middle images: pairs * (steps - 1) = 2 * 3 = 6 is now the fewest
-    default_params["paths"].update(pairs=2, steps=4, shown=2)
+    default_params["interpolate"].update(pairs=2, steps=4, shown=2)
     default_params["realism"]["k"] = 6
     message = refused(default_params)
     assert "realism.k is 6" in message and "from 1 to 5" in message and "6 real images" in message
     default_params["realism"]["k"] = 5
     assert params.validate(default_params, DECLARED).realism.k == 5
     # the test images: data.limit 50 leaves 50 test images, fewer than the 441 tiles
-    default_params["paths"].update(pairs=200, steps=16, shown=6)
+    default_params["interpolate"].update(pairs=200, steps=16, shown=6)
     default_params["data"]["limit"] = 50
     default_params["realism"]["k"] = 50
     assert "from 1 to 49" in refused(default_params)
@@ -459,12 +471,12 @@ def test_realism_k_must_leave_k_neighbours_in_the_smallest_generated_set(default
 
 
 def test_paths_shown_is_at_most_the_pairs(default_params):
-    default_params["paths"].update(pairs=3, shown=4)
+    default_params["interpolate"].update(pairs=3, shown=4)
     message = refused(default_params)
-    assert "paths.shown is 4" in message and "from 1 to 3" in message
-    assert "paths.pairs, 3" in message
-    default_params["paths"]["shown"] = 3
-    assert params.validate(default_params, DECLARED).paths.shown == 3
+    assert "interpolate.shown is 4" in message and "from 1 to 3" in message
+    assert "interpolate.pairs, 3" in message
+    default_params["interpolate"]["shown"] = 3
+    assert params.validate(default_params, DECLARED).interpolate.shown == 3
 
 
 def test_knn_k_is_at_most_the_training_codes(default_params):
@@ -490,7 +502,7 @@ def test_a_limit_of_one_image_is_refused(default_params):
 
 @pytest.mark.parametrize(
     "change",
-    [{"data": {"limit": 1}}, {"paths": {"pairs": 1, "steps": 2, "shown": 1}}],
+    [{"data": {"limit": 1}}, {"interpolate": {"pairs": 1, "steps": 2, "shown": 1}}],
     ids=["limit-1", "one-middle-image"],
 )
 def test_an_impossible_bound_names_the_param_that_makes_it(default_params, change):
@@ -741,4 +753,3 @@ def test_a_wae_batch_size_leaving_a_last_batch_of_one_image_is_refused(default_p
     assert "wae.batch_size is 256" in message and "513 training images" in message
     params.validate(mutate(default_params, "wae.batch_size", 257), DECLARED)  # 257 + 256
     params.validate(mutate(default_params, "vae.batch_size", 256), DECLARED)  # a VAE's may
-

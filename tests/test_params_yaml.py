@@ -153,7 +153,7 @@ def test_dvc_records_the_values_the_stages_use(tmp_path, repo_params):
     assert shown["data"]["limit"] == p.limit == 2000
     assert shown["report"]["figure_dpi"] == p.report.figure_dpi == 156
     assert shown["ae"]["lr"] == p.model("ae").lr == 0.001
-    assert shown["paths"]["pairs"] == p.paths.pairs == 200
+    assert shown["interpolate"]["pairs"] == p.interpolate.pairs == 200
     assert shown["latent_map"]["grid"] == p.latent_map.grid == 21
 
 

@@ -42,7 +42,7 @@ SMALL = {
     "judge.seeds": [1, 2],
     "judge.epochs": 1,
     "evaluate.iw_samples": 5,
-    "paths.pairs": 40,
+    "interpolate.pairs": 40,
     **{f"{m}.epochs": 1 for m in MODELS},
 }
 
@@ -140,7 +140,7 @@ def pipeline(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def test_every_stage_ran_and_wrote_its_outputs(pipeline: Path) -> None:
     lock = yaml.safe_load((pipeline / "dvc.lock").read_text())["stages"]
-    everything = per_model(("train", "evaluate", "render", "paths"))
+    everything = per_model(("train", "evaluate", "render", "interpolate"))
     assert set(lock) == {"validate", "download", "judge", "calibrate", "report"} | everything
     declared = [out["path"] for stage in lock.values() for out in stage["outs"]]
     for out in declared:
@@ -227,11 +227,11 @@ def test_second_repro_runs_nothing(pipeline: Path) -> None:
 @pytest.mark.parametrize(
     ("change", "stale"),
     [
-        ({"vae.epochs": 2}, per_model(("train", "evaluate", "render", "paths"), ["vae"])),
+        ({"vae.epochs": 2}, per_model(("train", "evaluate", "render", "interpolate"), ["vae"])),
         ({"latent_map.range": 3}, per_model(("render",))),
         ({"latent_map.min_tiles": 4}, {"calibrate"} | per_model(("render",))),
-        ({"realism.seed": 2}, {"calibrate"} | per_model(("render", "paths"))),
-        ({"judge.seeds": [3, 4]}, {"judge", "calibrate"} | per_model(("render", "paths"))),
+        ({"realism.seed": 2}, {"calibrate"} | per_model(("render", "interpolate"))),
+        ({"judge.seeds": [3, 4]}, {"judge", "calibrate"} | per_model(("render", "interpolate"))),
         ({"report.figure_dpi": 80}, set()),
     ],
     ids=["vae", "latent_map", "min_tiles", "realism", "judge", "report"],
@@ -251,10 +251,13 @@ def test_a_param_change_stales_only_what_reads_it(pipeline: Path, change, stale)
         ("latentlab/download.py", {"validate", "download"}),  # validate checks data.sources
         ("latentlab/report/text.py", {"report"}),
         ("latentlab/report/labels.py", {"report"}),
-        ("latentlab/analysis/metrics.py", {"report"} | per_model(("evaluate", "render", "paths"))),
-        ("latentlab/interpolation.py", per_model(("paths",))),
+        (
+            "latentlab/analysis/metrics.py",
+            {"report"} | per_model(("evaluate", "render", "interpolate")),
+        ),
+        ("latentlab/interpolation.py", per_model(("interpolate",))),
         ("latentlab/judge/training.py", {"judge"}),
-        ("latentlab/nn/models.py", per_model(("train", "evaluate", "render", "paths"))),
+        ("latentlab/nn/models.py", per_model(("train", "evaluate", "render", "interpolate"))),
     ],
 )
 def test_a_code_edit_stales_only_the_stages_that_run_it(pipeline: Path, edited, stale) -> None:
@@ -847,9 +850,9 @@ def test_a_vae_change_runs_the_vae_s_stages_and_restores_the_rest(pipeline: Path
     first = run(["git", "rev-list", "--max-parents=0", "HEAD"], pipeline).stdout.strip()
     clone = shared_cache_clone(pipeline, tmp_path / "clone", first)
     everything = {"validate", "download", "judge", "calibrate", "report"} | per_model(
-        ("train", "evaluate", "render", "paths")
+        ("train", "evaluate", "render", "interpolate")
     )
-    vae = per_model(("train", "evaluate", "render", "paths"), ["vae"])
+    vae = per_model(("train", "evaluate", "render", "interpolate"), ["vae"])
     set_params(clone, **{"vae.lr": 0.002})
     ran, cached = ran_and_cached(dvc("repro", cwd=clone).stdout)
     assert ran == {"validate", "report"} | vae

@@ -38,7 +38,7 @@ STAGES = {
     "train": ["vae"],
     "evaluate": ["vae"],
     "render": ["vae"],
-    "paths": ["vae"],
+    "interpolate": ["vae"],
     "report": [],
 }
 
@@ -352,7 +352,7 @@ def test_paths_on_codes_of_another_data_limit(stage_dir, run_stage, repo_params)
     model = build_model(vae["kind"], vae["latent_dim"], vae["hidden"])
     save_weights(model, stage_dir / paths.weights("vae", 1))
     save_arrays(stage_dir / paths.codes("vae", 1), codes=np.zeros((300, 2), dtype=np.float32))
-    result = run_stage(stage_dir, "paths", "vae")
+    result = run_stage(stage_dir, "interpolate", "vae")
     assert result.returncode == 2
     assert final_error_line(result.stderr) == (
         "error: runs/vae/codes/seed1.npz holds codes of shape (300, 2), not one 2-D code for "

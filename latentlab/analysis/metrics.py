@@ -7,7 +7,7 @@ is a headline metric (`reports/metrics.json`, what `dvc metrics show` and `dvc e
 display), the smallest change it can make (a count moves by whole units; `check-results` uses it
 as a floor of its tolerance) and the values it can take (`check-results` clips its tolerance to
 them). How the report names and explains each metric is latentlab/report/labels.py, keyed by the
-name. The evaluate, render and paths stages pass what they measure through `record`, which
+name. The evaluate, render and interpolate stages pass what they measure through `record`, which
 refuses anything other than the table's entries for the stage; the train and judge stages' files
 are DVCLive's summaries of what they log (a judge's loss is not a measure of the maps, so it is
 not listed).
@@ -37,7 +37,7 @@ class Metric:
     """One measure: who writes it, which way is better, and how its noise is told."""
 
     name: str
-    stage: str  # train, evaluate, render, paths or judge
+    stage: str  # train, evaluate, render, interpolate or judge
     better: str = NEITHER  # NEITHER: descriptive, never a verdict
     per_judge: bool = False  # one value per judge
     per_item: bool = False  # a mean over items (paths) whose every value the stage keeps too
@@ -86,10 +86,12 @@ METRICS = (
     Metric("blank_fraction", "render", bounds=SHARE),
     Metric("smoothness_mean", "render", bounds=PIXELS),
     Metric("smoothness_p95", "render", bounds=PIXELS),
-    # paths: straight lines between the codes of test images of different classes
-    Metric("path_evenness", "paths", LOWER, headline=True, per_item=True, bounds=SHARE),
-    Metric("path_middle_precision", "paths", HIGHER, per_judge=True, headline=True, bounds=SHARE),
-    Metric("path_class_changes", "paths", per_judge=True, bounds=NON_NEGATIVE),
+    # interpolate: straight paths between the codes of test images of different classes
+    Metric("path_evenness", "interpolate", LOWER, headline=True, per_item=True, bounds=SHARE),
+    Metric(
+        "path_middle_precision", "interpolate", HIGHER, per_judge=True, headline=True, bounds=SHARE
+    ),
+    Metric("path_class_changes", "interpolate", per_judge=True, bounds=NON_NEGATIVE),
     # judge
     Metric("test_accuracy", "judge", HIGHER, headline=True, bounds=SHARE),
 )

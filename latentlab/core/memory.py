@@ -214,14 +214,14 @@ def calibrate_peak(p: Params) -> Peak:
     )
 
 
-def paths_peak(p: Params, m: ModelParams) -> Peak:
-    """paths@<model>: the balls of subsets as large as the middle images, and every path image
+def interpolate_peak(p: Params, m: ModelParams) -> Peak:
+    """interpolate@<model>: the balls of subsets as large as the middle images, and every path image
     with every judge's features of it."""
-    pp, j = p.paths, p.judge
+    pp, j = p.interpolate, p.judge
     images = pp.pairs * (pp.steps + 1)
-    keys = ("paths.pairs", "paths.steps")
+    keys = ("interpolate.pairs", "interpolate.steps")
     return Peak(
-        f"paths@{m.name}",
+        f"interpolate@{m.name}",
         [
             *_balls(p, pp.pairs * (pp.steps - 1), keys),
             Part(f"{images} path images", images * PIXELS * FLOAT, keys),
@@ -284,7 +284,7 @@ def peaks(p: Params) -> list[Peak]:
     per_model = [
         peak(p, m)
         for m in p.models.values()
-        for peak in (train_peak, evaluate_peak, render_peak, paths_peak)
+        for peak in (train_peak, evaluate_peak, render_peak, interpolate_peak)
     ]
     return [judge_peak(p), calibrate_peak(p), *per_model]
 

@@ -173,13 +173,15 @@ class RealismParams:
 
 
 @dataclass(frozen=True)
-class PathParams:
+class InterpolateParams:
     """Straight paths between the codes of pairs of test images of different classes."""
 
     pairs: int = param(ge=1, le=MAX_PAIRS, why=LAPTOP)
     steps: int = param(ge=2, le=MAX_STEPS, why=LAPTOP)
     seed: int = param(ge=1, le=SEED_MAX, why=SEED_RANGE)
-    shown: int = param(ge=1, le=MAX_SHOWN, why="(a figure's rows, and no more than paths.pairs)")
+    shown: int = param(
+        ge=1, le=MAX_SHOWN, why="(a figure's rows, and no more than interpolate.pairs)"
+    )
 
 
 @dataclass(frozen=True)
@@ -220,7 +222,7 @@ class Params:
     latent_map: MapParams = param()
     judge: JudgeParams = param()
     realism: RealismParams = param()
-    paths: PathParams = param()
+    interpolate: InterpolateParams = param()
     evaluate: EvaluateParams = param()
     report: ReportParams = param()
 
@@ -345,10 +347,10 @@ def _check_together(p: Params, declared: list[str]) -> None:
         p.latent_map.min_tiles,
         Bounds(ge=1, le=grid * grid, why=f"(the tiles of a {grid} x {grid} grid)"),
     )
-    _check_paths(p.paths)
+    _check_paths(p.interpolate)
     # A k-NN ball needs k other real images in a subset, which is as large as the generated set
     # it is compared with (the map's tiles, the paths' middle images) or the test set if smaller.
-    smallest = min(grid * grid, p.paths.pairs * (p.paths.steps - 1), n_test)
+    smallest = min(grid * grid, p.interpolate.pairs * (p.interpolate.steps - 1), n_test)
     check_int(
         "realism.k",
         p.realism.k,
@@ -391,26 +393,26 @@ def _check_batches(p: Params) -> None:
         )
 
 
-def _check_paths(pp: PathParams) -> None:
+def _check_paths(pp: InterpolateParams) -> None:
     """The paths' images: few enough to decode, enough in the middle to measure."""
     if pp.pairs * (pp.steps + 1) > MAX_PATH_IMAGES:
         raise fail(
-            "paths.pairs",
+            "interpolate.pairs",
             pp.pairs,
-            f"at most {MAX_PATH_IMAGES // (pp.steps + 1)} with paths.steps {pp.steps}, so that "
-            f"the paths decode at most {MAX_PATH_IMAGES} images {LAPTOP}",
+            f"at most {MAX_PATH_IMAGES // (pp.steps + 1)} with interpolate.steps {pp.steps}, so "
+            f"that the paths decode at most {MAX_PATH_IMAGES} images {LAPTOP}",
         )
     if pp.shown > pp.pairs:
         raise fail(
-            "paths.shown",
+            "interpolate.shown",
             pp.shown,
-            f"an integer from 1 to {pp.pairs} (no more than paths.pairs, {pp.pairs})",
+            f"an integer from 1 to {pp.pairs} (no more than interpolate.pairs, {pp.pairs})",
         )
     if pp.pairs * (pp.steps - 1) < 2:
         raise fail(
-            "paths.pairs",
+            "interpolate.pairs",
             pp.pairs,
-            f"at least 2 when paths.steps is {pp.steps}, so that the paths have two middle "
+            f"at least 2 when interpolate.steps is {pp.steps}, so that the paths have two middle "
             f"images to compare",
         )
 

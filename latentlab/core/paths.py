@@ -65,7 +65,7 @@ def map_file(model: str, seed: int, suffix: str, square: str = "lab") -> Path:
 
 def path_metrics(model: str, seed: int) -> Path:
     """Measures of one run's straight paths between test images."""
-    return RUNS / model / "paths" / f"seed{seed}.json"
+    return RUNS / model / "interpolate" / f"seed{seed}.json"
 
 
 def path_strips(model: str, seed: int) -> Path:

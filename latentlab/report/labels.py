@@ -90,8 +90,8 @@ def _fill(text: str, p: Params) -> str:
         k=p.realism.k,
         min_tiles=p.latent_map.min_tiles,
         min_confidence=p.latent_map.min_confidence,
-        steps=p.paths.steps,
-        pairs=p.paths.pairs,
+        steps=p.interpolate.steps,
+        pairs=p.interpolate.pairs,
     )
 
 

@@ -26,7 +26,7 @@ from latentlab.core.params import Params
 COLUMNS = ["model", "seed", "square", "metric", "judge", "value"]
 ITEM_COLUMNS = ["model", "seed", "metric", "item", "value"]
 SQUARES = ("lab", "own")
-RUN_STAGES = ("train", "evaluate", "render", "paths")  # the stages that measure each run
+RUN_STAGES = ("train", "evaluate", "render", "interpolate")  # the stages that measure each run
 
 
 def finite_number(value: Any, file: object, key: str) -> float:
@@ -123,7 +123,7 @@ def gather(p: Params) -> pd.DataFrame:
             )
             for stage, file in (
                 ("evaluate", paths.eval_metrics(m.name, seed)),
-                ("paths", paths.path_metrics(m.name, seed)),
+                ("interpolate", paths.path_metrics(m.name, seed)),
             ):
                 rows += _rows(m.name, seed, "", read_json(file), file, names[stage], judges)
             file = paths.map_metrics(m.name, seed)
@@ -144,22 +144,22 @@ def gather(p: Params) -> pd.DataFrame:
 
 def gather_items(p: Params) -> pd.DataFrame:
     """Every compared model's per-item values of the measures that are means over items (each
-    path's evenness): one row per (model, seed, metric, item), from the paths stage's strips.
+    path's evenness): one row per (model, seed, metric, item), from the interpolate stage's strips.
     Item i must be the same pair of test images for every model and seed, or nothing is paired."""
     names = [m.name for m in METRICS if m.per_item]
-    if any(BY_NAME[n].stage != "paths" for n in names):
-        raise ValueError("only the paths stage keeps per-item values (in its strips files)")
+    if any(BY_NAME[n].stage != "interpolate" for n in names):
+        raise ValueError("only the interpolate stage keeps per-item values (in its strips files)")
     frames, first = [], None
     for m in p.compared:
         for seed in p.seeds:
             file = paths.path_strips(m.name, seed)
             pairs, *arrays = load_arrays(file, "pairs", *names)
-            rerun = f"rerun `dvc repro paths@{m.name}`"
-            if pairs.shape != (p.paths.pairs, 2) or any(
-                a.shape != (p.paths.pairs,) for a in arrays
+            rerun = f"rerun `dvc repro interpolate@{m.name}`"
+            if pairs.shape != (p.interpolate.pairs, 2) or any(
+                a.shape != (p.interpolate.pairs,) for a in arrays
             ):
                 raise UserError(
-                    f"{file} does not hold paths.pairs ({p.paths.pairs}) paths; {rerun}"
+                    f"{file} does not hold interpolate.pairs ({p.interpolate.pairs}) paths; {rerun}"
                 )
             for name, values in zip(names, arrays, strict=True):
                 if not np.issubdtype(values.dtype, np.number) or not np.isfinite(values).all():

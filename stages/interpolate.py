@@ -1,9 +1,10 @@
-"""Stage `paths@<model>`: decode straight paths between the test codes of pairs of test images of
-different classes (the same pairs for every model), for every seed; measure how evenly and how
-realistically the images change along them; keep the first few paths for the report's figure."""
+"""Stage `interpolate@<model>`: decode straight paths between the test codes of pairs of test
+images of different classes (the same pairs for every model), for every seed; measure how evenly
+and how realistically the images change along them; keep the first few paths for the report's
+figure."""
 
-if not __package__:  # `python stages/paths.py`: the imports below need `python -m`
-    raise SystemExit("error: run it from the repository root as `python -m stages.paths`")
+if not __package__:  # `python stages/interpolate.py`: the imports below need `python -m`
+    raise SystemExit("error: run it from the repository root as `python -m stages.interpolate`")
 
 import logging
 
@@ -23,7 +24,7 @@ from latentlab.nn.runtime import resolve_device
 from latentlab.nn.trained import load_trained
 from stages import log_written, stage_entry, stage_params
 
-log = logging.getLogger("paths")
+log = logging.getLogger("interpolate")
 
 
 def _test_codes(mp: ModelParams, seed: int, n_test: int, limit: int) -> np.ndarray:
@@ -43,7 +44,7 @@ def _test_codes(mp: ModelParams, seed: int, n_test: int, limit: int) -> np.ndarr
 def main() -> None:
     """Decode and measure the paths of every seed of the model named on the command line."""
     p, mp = stage_params(__doc__, per_model=True)
-    pp = p.paths
+    pp = p.interpolate
     device = resolve_device(p.device)
     panel = load_panel(p.judge.seeds, p.judge.channels, device)
     test_images, test_labels = load_split(DATA_ROOT, "test", p.limit)
