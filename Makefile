@@ -5,7 +5,7 @@ export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
 # The quick loop: the whole pipeline on 2,000 images, one seed, one judge and one epoch per model
 # (the models dvc.yaml declares), as an experiment run in a scratch clone of the workspace: the
-# workspace itself is never written (docs/sweeps.md).
+# workspace itself is never written (docs/sweeps.md); python -B: not even bytecode caches.
 QUICK := -S data.limit=2000 -S 'seeds=[1]' -S 'judge.seeds=[1]' -S judge.epochs=1 \
 	-S evaluate.iw_samples=10 -S paths.pairs=50 -S ae.epochs=1 -S vae.epochs=1 -S ae_wide.epochs=1
 
@@ -25,14 +25,14 @@ test: setup data sshd slurm  ## unit and end-to-end tests, then ruff
 	ruff check .
 
 quick: setup data  ## a small experiment of the workspace as it is; NAME=..., ARGS="-S vae.lr=0.003"
-	python -m scripts.sweep quick $(if $(NAME),--name "$$NAME") $(QUICK) $(ARGS)
+	python -B -m scripts.sweep quick $(if $(NAME),--name "$$NAME") $(QUICK) $(ARGS)
 
 sweep: setup  ## a grid of experiments: GRID="-S vae.lr=0.0003,0.001,0.003" ON=local|slurm JOBS=2
-	python -m scripts.sweep submit --on "$(ON)" --jobs "$(JOBS)" --sbatch="$$SBATCH" \
+	python -B -m scripts.sweep submit --on "$(ON)" --jobs "$(JOBS)" --sbatch="$$SBATCH" \
 		$(if $(wildcard $(SLURM_CONFIG)),--sbatch-config "$(SLURM_CONFIG)") $(GRID)
 
 sweep-report: setup  ## reports/sweep/ from the experiments (those of GRID when given)
-	python -m scripts.sweep report $(GRID)
+	python -B -m scripts.sweep report $(GRID)
 
 check-results: setup  ## does this workspace's run agree with the committed one?
 	python -m scripts.check_results

@@ -48,8 +48,10 @@ class Repository:
 
 def tool_env() -> dict[str, str]:
     """The environment for git and DVC: this interpreter's folder first on PATH, since the
-    stages' commands call `python`, and no PYTHONPATH, so that they import the clone's code."""
+    stages' commands call `python`; no PYTHONPATH, so that they import the clone's code; and
+    unbuffered output, so that progress reaches the terminal or the log as it happens."""
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    env["PYTHONUNBUFFERED"] = "1"
     env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
     return env
 
