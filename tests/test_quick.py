@@ -105,7 +105,7 @@ def test_quick_runs_the_workspace_as_it_is_and_leaves_it_alone(project, tmp_path
 
 def test_a_quick_run_killed_midway_leaves_the_workspace_byte_for_byte(project, tmp_path) -> None:
     params = yaml.safe_load((project / "params.yaml").read_text())
-    params["ae"]["lr"] = 0.002  # the user's uncommitted edit, which --temp used to revert
+    params["ae"]["lr"] = 0.002  # uncommitted: a stash-based run killed midway reverts it
     write_params(project, params)
     before = workspace(project)
     log = tmp_path / "quick.log"

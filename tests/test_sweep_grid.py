@@ -224,3 +224,32 @@ def test_experiments_are_read_with_their_queue_state() -> None:
     ]
     assert found[0].params == {"vae.lr": 0.1}
     assert experiments.done_names(found) == {"a", "b"}
+
+
+def test_a_task_slurm_killed_is_said_from_scontrol(monkeypatch) -> None:
+    said = "JobId=9 ArrayJobId=5 ArrayTaskId=2 JobState=TIMEOUT Reason=TimeLimit ExitCode=0:15\n"
+    monkeypatch.setattr(slurm, "_slurm", lambda cmd: subprocess.CompletedProcess(cmd, 0, said, ""))
+    assert slurm.ended_without_result("5", 2) == (
+        "SLURM ended the task: TIMEOUT (TimeLimit), exit code 0:15"
+    )
+
+
+def test_points_of_a_running_job_without_a_result_are_on_their_way(monkeypatch, tmp_path) -> None:
+    repo = clone.Repository(tmp_path, "0" * 40, tmp_path / "cache")
+    points = tuple(grid.expand(["vae.lr=0.1,0.2,0.3"]))
+    running = slurm.Submission(tmp_path / "sweeps" / "a", repo, points)
+    running.save("7")
+    ended = grid.PointResult(points[0].name, points[0].label, True)
+    running.status_file(0).write_text(json.dumps(ended.__dict__))
+    slurm.Submission(tmp_path / "sweeps" / "b", repo, points).save("6")  # no longer listed
+    monkeypatch.setattr(
+        slurm, "_slurm", lambda cmd: subprocess.CompletedProcess(cmd, 0, "7\n7\n", "")
+    )
+    assert slurm.active_names(tmp_path / "sweeps") == {"vae.lr=0.2": "7", "vae.lr=0.3": "7"}
+
+
+def test_a_task_that_cannot_read_its_submission_says_so(tmp_path, capsys) -> None:
+    assert slurm.run_task(tmp_path / "nowhere", 0) == 2
+    said = capsys.readouterr().out.splitlines()
+    assert len(said) == 1 and said[0].startswith("error: point 0 of ")
+    assert "must see the repository at the path" in said[0]

@@ -112,9 +112,11 @@ class Submission:
     scratch: str | None = None  # the nodes' scratch folder; None: their temporary folder
 
     def status_file(self, index: int) -> Path:
+        """Where task `index` writes how it ended."""
         return self.folder / f"task-{index}.json"
 
     def log_file(self, index: int) -> Path:
+        """Task `index`'s SLURM log (sbatch --output)."""
         return self.folder / f"task-{index}.log"
 
     def save(self, job: str = "") -> None:
@@ -148,8 +150,16 @@ class Submission:
 def run_task(folder: Path, index: int) -> int:
     """A SLURM task: run point `index` of the submission in `folder` in a scratch clone, push
     it as an experiment, write the result and print it in one line. Exit status 1 on failure."""
-    sub, _ = Submission.load(folder)
-    point = sub.points[index]
+    try:
+        sub, _ = Submission.load(folder)
+        point = sub.points[index]
+    except (OSError, ValueError, KeyError, IndexError) as err:
+        print(
+            f"error: point {index} of {folder / 'sweep.json'} cannot be read ({err}); the "
+            "compute nodes must see the repository at the path it has on the submitting machine",
+            flush=True,
+        )
+        return 2
     print(f"task {index}: {point.label} in a clone of {sub.repo.commit[:7]}", flush=True)
     start = time.monotonic()
     try:
@@ -257,13 +267,15 @@ def watch(
 def active_names(state_root: Path) -> dict[str, str]:
     """The points of earlier submissions whose job still runs and that have no result yet:
     experiment name -> job id."""
+    listed = _slurm(["squeue", "--noheader", f"--name={JOB_NAME}", "--format=%A"])
+    jobs = set(listed.stdout.split()) if listed.returncode == 0 else set()
     active: dict[str, str] = {}
-    for folder in sorted(state_root.glob("*/")):
+    for folder in sorted(state_root.glob("*/")) if jobs else []:
         try:
             sub, job = Submission.load(folder)
         except (OSError, ValueError, KeyError, TypeError):
             continue
-        if job and task_states(job):
+        if job in jobs:
             for i, point in enumerate(sub.points):
                 if sub.result(i) is None:
                     active[point.name] = job
