@@ -253,3 +253,31 @@ def test_a_task_that_cannot_read_its_submission_says_so(tmp_path, capsys) -> Non
     said = capsys.readouterr().out.splitlines()
     assert len(said) == 1 and said[0].startswith("error: point 0 of ")
     assert "must see the repository at the path" in said[0]
+
+
+def test_watching_waits_out_a_silent_squeue_and_says_each_end(monkeypatch, tmp_path) -> None:
+    repo = clone.Repository(tmp_path, "0" * 40, tmp_path / "cache")
+    points = tuple(grid.expand(["vae.lr=0.1,0.2"]))
+    sub = slurm.Submission(tmp_path / "sweeps" / "a", repo, points)
+    sub.save("7")
+    answers = iter([None, {0: ("RUNNING", "None"), 1: ("PENDING", "Priority")}, {}])
+
+    def squeue(job: str):
+        answer = next(answers)
+        if answer == {}:  # task 0 wrote its result; task 1 was killed without one
+            ended = grid.PointResult(points[0].name, points[0].label, True, seconds=3)
+            sub.status_file(0).write_text(json.dumps(ended.__dict__))
+        return answer
+
+    monkeypatch.setattr(slurm, "task_states", squeue)
+    monkeypatch.setattr(slurm, "ended_without_result", lambda job, i: "SLURM ended the task: X")
+    said: list[str] = []
+    results = slurm.watch(sub, "7", 0.0, said.append)
+    assert [r.ok for r in results] == [True, False]
+    assert said == [
+        "job 7: squeue does not answer; asking again",
+        "job 7: 1 running, 1 pending (Priority), 0 of 2 finished",
+        "ok      vae.lr=0.1: experiment vae.lr=0.1 (3 s)",
+        "job 7: 0 running, 0 pending, 1 of 2 finished",
+        f"FAILED  vae.lr=0.2: SLURM ended the task: X; see {sub.log_file(1)}",
+    ]

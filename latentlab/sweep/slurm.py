@@ -19,6 +19,7 @@ import json
 import re
 import shlex
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -161,6 +162,8 @@ def run_task(folder: Path, index: int) -> int:
         )
         return 2
     print(f"task {index}: {point.label} in a clone of {sub.repo.commit[:7]}", flush=True)
+    # scancel and a time limit send SIGTERM first: leave through the clone's clean-up.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(128 + signal.SIGTERM))
     start = time.monotonic()
     try:
         scratch = Path(sub.scratch) if sub.scratch else None
@@ -168,7 +171,7 @@ def run_task(folder: Path, index: int) -> int:
             clone.run_experiment(work, point.args, point.name)
             clone.push_experiment(work, point.name)
         result = PointResult(point.name, point.label, True, seconds=time.monotonic() - start)
-    except clone.RunFailed as err:
+    except (clone.RunFailed, OSError) as err:
         result = PointResult(point.name, point.label, False, str(err), time.monotonic() - start)
     write_bytes(sub.status_file(index), json.dumps(asdict(result)).encode())
     print(result.line(), flush=True)
@@ -203,15 +206,19 @@ def submit(sub: Submission, jobs: int, options: Sequence[str]) -> str:
     return job
 
 
-def task_states(job: str) -> dict[int, tuple[str, str]]:
-    """(state, reason) by array index of the tasks of `job` that have not ended."""
+def task_states(job: str) -> dict[int, tuple[str, str]] | None:
+    """(state, reason) by array index of the tasks of `job` that have not ended; None when
+    squeue cannot answer (the controller busy or restarting), which is no answer about them."""
     done = _slurm(["squeue", "--noheader", "--array", "--jobs", job, "--format=%K|%T|%r"])
+    if done.returncode != 0:
+        # A job that ended long ago is unknown to squeue: then none of its tasks runs.
+        return {} if "Invalid job id" in done.stderr else None
     states = {}
-    for line in done.stdout.splitlines() if done.returncode == 0 else []:
+    for line in done.stdout.splitlines():
         index, state, reason = [*line.split("|"), "", ""][:3]
-        if index.strip().isdigit():  # a pending range shows as 0-3%2 until it splits
+        if index.strip().isdigit():
             states[int(index)] = (state.strip(), reason.strip())
-        elif m := re.match(r"^(\d+)-(\d+)", index.strip()):
+        elif m := re.match(r"^(\d+)-(\d+)", index.strip()):  # a range not yet split: 1-3%2
             for i in range(int(m.group(1)), int(m.group(2)) + 1):
                 states[i] = (state.strip(), reason.strip())
     return states
@@ -241,16 +248,18 @@ def watch(
             if i not in seen and (r := sub.result(i)) is not None:
                 seen[i] = r
                 say(r.line())
-        waiting = [s for s, _ in states.values() if s in WAITING]
-        why = sorted({r for s, r in states.values() if s in WAITING and r and r != "None"})
-        status = (
-            f"job {job}: {len(states) - len(waiting)} running, {len(waiting)} pending"
-            f"{' (' + ', '.join(why) + ')' if why else ''}, {len(seen)} of {n} finished"
-        )
+        status = f"job {job}: squeue does not answer; asking again"
+        if states is not None:
+            waiting = [s for s, _ in states.values() if s in WAITING]
+            why = sorted({r for s, r in states.values() if s in WAITING and r and r != "None"})
+            status = (
+                f"job {job}: {len(states) - len(waiting)} running, {len(waiting)} pending"
+                f"{' (' + ', '.join(why) + ')' if why else ''}, {len(seen)} of {n} finished"
+            )
         if status != last:
             say(status)
             last = status
-        if not states:
+        if states == {}:
             break
         time.sleep(poll)
     results = []
