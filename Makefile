@@ -4,10 +4,11 @@ VENV := .venv
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
 # The quick loop: the whole pipeline on 2,000 images, one seed, one judge and one epoch per model
-# (the models dvc.yaml declares), as a scratch experiment that leaves the workspace alone.
+# (the models dvc.yaml declares), as an experiment run in a scratch clone of the workspace: the
+# workspace itself is never written (docs/sweeps.md); python -B: not even bytecode caches.
 QUICK := -S data.limit=2000 -S 'seeds=[1]' -S 'judge.seeds=[1]' -S judge.epochs=1 \
-	-S evaluate.iw_samples=10 -S interpolate.pairs=50 -S ae.epochs=1 -S vae.epochs=1 -S ae_wide.epochs=1 \
-	-S vae_nokl.epochs=1 -S wae.epochs=1
+	-S evaluate.iw_samples=10 -S interpolate.pairs=50 \
+	-S ae.epochs=1 -S vae.epochs=1 -S ae_wide.epochs=1 -S vae_nokl.epochs=1 -S wae.epochs=1
 
 # `dvc exp show` with a column per param that differs and none for the metrics (named by the
 # last part of their key), the dependency hashes (columns named by path) or the time: DVC's tree
@@ -21,13 +22,19 @@ METRIC_KEYS := test_bce log_likelihood codes_in_square coverage classes_present 
 METRIC_COLUMNS := judge_accuracy|.*\.($(subst $(space),|,$(strip $(METRIC_KEYS))))(_own)?$$
 EXP_SHOW_DROP := Created|.*/.*|maps$$|runs$$|$(METRIC_COLUMNS)
 
-.PHONY: repro test test-fast quick compare exps check-results readme-graph plots-template bench \
-	lint setup data sshd
+# Sweeps (docs/sweeps.md): GRID in `dvc exp run -S` syntax, ON=local (DVC's queue) or ON=slurm
+# (one job array; sbatch options from SLURM_CONFIG if it exists, then SBATCH), JOBS at once.
+ON ?= local
+JOBS ?= 2
+SLURM_CONFIG ?= slurm.yaml
+
+.PHONY: repro test test-fast quick sweep sweep-report compare exps check-results readme-graph \
+	plots-template bench lint setup data sshd slurm
 
 repro: setup data  ## the full default pipeline
 	dvc repro
 
-test: setup data sshd  ## unit and end-to-end tests, then ruff
+test: setup data sshd slurm  ## unit and end-to-end tests, then ruff
 	python -m pytest
 	ruff check .
 
@@ -35,8 +42,15 @@ test-fast: setup data  ## the tests without the end-to-end ones (pytest -m "not 
 	python -m pytest -m "not e2e"
 	ruff check .
 
-quick: setup data  ## a scratch experiment on a small subset; add params with ARGS="-S vae.lr=0.003"
-	dvc exp run --temp $(QUICK) $(ARGS)
+quick: setup data  ## a small experiment of the workspace as it is; NAME=..., ARGS="-S vae.lr=0.003"
+	python -B -m scripts.sweep quick $(if $(NAME),--name "$$NAME") $(QUICK) $(ARGS)
+
+sweep: setup  ## a grid of experiments: GRID="-S vae.lr=0.0003,0.001,0.003" ON=local|slurm JOBS=2
+	python -B -m scripts.sweep submit --on "$(ON)" --jobs "$(JOBS)" --sbatch="$$SBATCH" \
+		$(if $(wildcard $(SLURM_CONFIG)),--sbatch-config "$(SLURM_CONFIG)") $(GRID)
+
+sweep-report: setup  ## reports/sweep/ from the experiments (those of GRID when given)
+	python -B -m scripts.sweep report $(GRID)
 
 compare: setup  ## the workspace and experiments in 100 columns; EXPS="exp-a exp-b", ARGS=-A
 	python -m scripts.compare $(EXPS) $(ARGS)
@@ -71,3 +85,6 @@ data:
 
 sshd:
 	@sh scripts/ensure-sshd.sh
+
+slurm:
+	@sh scripts/ensure-slurm.sh

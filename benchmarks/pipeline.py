@@ -252,8 +252,8 @@ def fingerprint(cwd: Path) -> dict[str, dict[str, str]]:
 
 @dataclass
 class Quick:
-    """`make quick` (dvc exp run --temp on a small configuration) and whether it left the
-    workspace's results alone."""
+    """`make quick` (a small experiment in a scratch clone of the workspace) and whether it
+    left the workspace's results alone."""
 
     run: Run
     untouched: dict[str, bool]  # "dvc.lock", "reports/": unchanged by the quick loop

@@ -153,3 +153,76 @@ def run_stage() -> Callable[..., subprocess.CompletedProcess[str]]:
         )
 
     return run
+
+
+# The sweep and quick-run tests start from one small project, built once per session.
+TINY_PARAMS = {
+    "data.limit": 300,
+    "device": "cpu",
+    "seeds": [1],
+    "judge.seeds": [1],
+    "judge.epochs": 1,
+    "latent_map.grid": 5,
+    "progress_map.grid": 5,
+    "interpolate.pairs": 20,
+    "interpolate.steps": 4,
+    "interpolate.shown": 2,
+    "evaluate.iw_samples": 5,
+    **{f"{m}.{k}": v for m in MODELS for k, v in (("epochs", 1), ("batch_size", 64))},
+}
+NOT_INPUTS = ("runs/", "maps/", "reports/", "dvc.lock", "benchmarks/")
+
+
+def tool_env() -> dict[str, str]:
+    """This interpreter's folder first on PATH (the stages' commands call `python`, the Makefile
+    `dvc` and `python`), with no PYTHONPATH, so that a project copy imports its own code."""
+    env = {
+        k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTHONDONTWRITEBYTECODE")
+    }
+    return {**env, "PATH": f"{Path(sys.executable).parent}:{env['PATH']}"}
+
+
+def run_tool(cmd: list[str], cwd: Path, **kwargs: Any) -> subprocess.CompletedProcess[str]:
+    """Run a command with tool_env; a failure shows its output."""
+    done = subprocess.run(cmd, cwd=cwd, env=tool_env(), capture_output=True, text=True, **kwargs)
+    if done.returncode != 0:
+        raise AssertionError(f"{cmd} failed:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}")
+    return done
+
+
+@pytest.fixture(scope="session")
+def small_project(tmp_path_factory: pytest.TempPathFactory, dataset_dir: Path) -> Path:
+    """A git repository of this working tree's project files with TINY_PARAMS, its pipeline run
+    by `dvc repro` and committed: the baseline of the sweep and quick-run tests. Copy it with
+    copy_project before using it."""
+    dest = tmp_path_factory.mktemp("small-project")
+    listed = run_tool(["git", "ls-files", "--cached", "--others", "--exclude-standard"], REPO)
+    for rel in listed.stdout.splitlines():
+        if (REPO / rel).is_file() and not rel.startswith(NOT_INPUTS):
+            (dest / rel).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(REPO / rel, dest / rel)
+    raw = params.read_yaml(dest / "params.yaml")
+    for key, value in TINY_PARAMS.items():
+        section, _, field = key.rpartition(".")
+        (raw[section] if section else raw)[field] = value
+    write_params(dest, raw)
+    run_tool(["git", "init", "-q"], dest)
+    run_tool(["git", "config", "user.name", "t"], dest)
+    run_tool(["git", "config", "user.email", "t@t"], dest)
+    run_tool(["git", "add", "-A"], dest)
+    run_tool(["git", "commit", "-qm", "small project"], dest)
+    run_tool([sys.executable, "-m", "dvc", "repro", "--quiet"], dest)
+    run_tool(["git", "add", "-A"], dest)
+    run_tool(["git", "commit", "-qm", "its run"], dest)
+    return dest
+
+
+def copy_project(source: Path, dest: Path) -> Path:
+    """A copy of a project repository, its DVC cache included and DVC's temporary folder not."""
+    shutil.copytree(
+        source,
+        dest,
+        symlinks=True,
+        ignore=lambda folder, names: ["tmp"] if Path(folder) == source / ".dvc" else [],
+    )
+    return dest
