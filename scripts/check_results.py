@@ -165,9 +165,7 @@ def committed_file(rev: str | None, path: Path) -> str:
     """A file as committed at `rev` (a git revision or an experiment's name, which DVC's API
     resolves), or as it is in this workspace when `rev` is None; or exit naming it."""
     if rev is None:
-        if not (REPO / path).is_file():
-            refuse(f"{path} is missing; run `make repro` first")
-        return (REPO / path).read_text()
+        return current_file(path, "run `make repro` first")
     try:
         return dvc.api.read(path.as_posix(), repo=str(REPO), rev=rev)
     except RevError:
@@ -217,7 +215,9 @@ def check(rev: str, run_rev: str | None) -> int:
     """Print the comparison of `run_rev` (this workspace when None) with `rev` as one short
     table; 0 when the run agrees, 1 when not."""
     run = run_rev or "this run"
-    params = read_yaml(committed_file(run_rev, PARAMS), f"{run_rev or '.'}:{PARAMS}")
+    params = read_yaml(
+        committed_file(run_rev, PARAMS), str(PARAMS) if run_rev is None else f"{run_rev}:{PARAMS}"
+    )
     if read_yaml(committed_file(rev, PARAMS), f"{rev}:{PARAMS}") != params:
         refuse(
             f"{PARAMS} differs between {run} and {rev}, so the results cannot be compared; "

@@ -22,6 +22,7 @@ SECTION = f"""{NEW}:
   epochs: 10
   batch_size: 256
   lr: 0.001
+  beta: 1
 
 """
 RESULTS = ("runs/", "maps/", "reports/", "dvc.lock")  # the committed run's, remade by `make repro`
