@@ -1,11 +1,11 @@
 #!/bin/sh
 # Install SLURM and munge for the SLURM sweep test when asked (INSTALL_SLURM=1) and apt can be
-# used: tests/test_sweep_slurm.py starts a throwaway single-node cluster on localhost. Never
+# used: tests/test_sweeps.py starts a throwaway single-node cluster on localhost. Never
 # fatal: without them that test is skipped, and this says why.
 packages="slurmctld slurmd slurm-client munge"
 have() { for b in /usr/sbin/slurmctld /usr/sbin/slurmd /usr/bin/sbatch /usr/sbin/munged; do [ -x "$b" ] || return 1; done; }
 have && exit 0
-skip="the SLURM sweep test (tests/test_sweep_slurm.py) will be skipped"
+skip="the SLURM sweep test (tests/test_sweeps.py) will be skipped"
 # System packages with services: installed only when asked (CI asks, .ci/run).
 if [ "${INSTALL_SLURM:-0}" != 1 ]; then
   echo "SLURM is not installed: $skip; run 'make test INSTALL_SLURM=1' to install $packages for it." >&2

@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import copy
 import re
+from pathlib import Path
 
 import pandas as pd
 import pytest
 
 from latentlab.analysis.metrics import BY_NAME, HIGHER
-from latentlab.core.params import validate
+from latentlab.core.params import declared_models, validate
 from latentlab.report import comparison, factorial, mechanisms, results
 from latentlab.report.comparison import (
     CLAIMS,
@@ -31,7 +32,7 @@ from latentlab.report.factorial import (
     Cells,
 )
 
-DECLARED = ["ae", "vae", "ae_wide", "vae_nokl", "wae"]
+DECLARED = declared_models(Path(__file__).resolve().parents[1] / "dvc.yaml")
 CELLS = Cells(
     points="ae_wide", points_prior="wae", distributions="vae_nokl", distributions_prior="vae"
 )
