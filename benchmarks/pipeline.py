@@ -22,8 +22,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from benchmarks.procwatch import (
     StageProcess,
     StageWatcher,
@@ -32,7 +30,7 @@ from benchmarks.procwatch import (
     with_others_share,
 )
 from latentlab.core.errors import UserError
-from latentlab.core.params import declared_models
+from latentlab.core.params import declared_models, dump_yaml, read_yaml
 
 REPO = Path(__file__).resolve().parents[1]
 RESULT_DIRS = ("data", "runs", "maps", "reports")  # what the committed run wrote
@@ -44,7 +42,7 @@ SMOKE: dict[str, Any] = {
     "judge.seeds": [1],
     "judge.epochs": 1,
     "evaluate.iw_samples": 2,
-    "paths.pairs": 10,
+    "interpolate.pairs": 10,
 }
 RUNNING = re.compile(r"Running stage '([^']+)'")
 # A commit identity of its own: the copy must commit whatever git config the machine has.
@@ -103,9 +101,10 @@ def commit_all(cwd: Path, message: str) -> None:
 def set_params(path: Path, changes: dict[str, Any]) -> dict[str, str]:
     """Set dotted keys of a params file, leaving out keys it lacks; returns 'old -> new' per key.
 
-    The file is rewritten by PyYAML (its comments are lost; DVC compares values, not text).
+    The file is read and rewritten as DVC reads it (its comments are lost; DVC compares values,
+    not text).
     """
-    raw = yaml.safe_load(path.read_text())
+    raw = read_yaml(path)
     done = {}
     for key, value in changes.items():
         *parents, last = key.split(".")
@@ -115,7 +114,7 @@ def set_params(path: Path, changes: dict[str, Any]) -> dict[str, str]:
         if isinstance(section, dict) and last in section:
             done[key] = f"{section[last]} -> {value}"
             section[last] = value
-    path.write_text(yaml.safe_dump(raw, sort_keys=False))
+    path.write_text(dump_yaml(raw))
     return done
 
 
@@ -125,7 +124,7 @@ def model_names(cwd: Path) -> list[str]:
     try:
         return declared_models(cwd / "dvc.yaml")
     except UserError:
-        raw = yaml.safe_load((cwd / "params.yaml").read_text())
+        raw = read_yaml(cwd / "params.yaml")
         return [k for k, v in raw.items() if isinstance(v, dict) and "kind" in v]
 
 
@@ -137,7 +136,7 @@ def shrink(cwd: Path) -> dict[str, str]:
 
 def change_latent_range(params_file: Path) -> str:
     """Move latent_map.range one down (or up from 1 or less); returns 'old -> new'."""
-    old = yaml.safe_load(params_file.read_text())["latent_map"]["range"]
+    old = read_yaml(params_file)["latent_map"]["range"]
     new = old - 1 if old > 1 else old + 1
     return set_params(params_file, {"latent_map.range": new})["latent_map.range"]
 
@@ -253,8 +252,8 @@ def fingerprint(cwd: Path) -> dict[str, dict[str, str]]:
 
 @dataclass
 class Quick:
-    """`make quick` (dvc exp run --temp on a small configuration) and whether it left the
-    workspace's results alone."""
+    """`make quick` (a small experiment in a scratch clone of the workspace) and whether it
+    left the workspace's results alone."""
 
     run: Run
     untouched: dict[str, bool]  # "dvc.lock", "reports/": unchanged by the quick loop

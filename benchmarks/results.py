@@ -389,8 +389,9 @@ def pipeline_section(p: Pipeline) -> str:
         f"### `latent_map.range` {p.change}, then `dvc repro`",
         latent,
         "### The quick loop: `make quick`",
-        "`dvc exp run --temp` on the Makefile's small configuration, in the copy after its runs "
-        "were committed; the workspace's results are compared by their SHA-256 before and after.",
+        "An experiment on the Makefile's small configuration in a scratch clone of the copy, after "
+        "its runs were committed; the workspace's results are compared by their SHA-256 before "
+        "and after.",
         quick,
         "### Start-up and imports",
         imports,

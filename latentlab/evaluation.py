@@ -1,5 +1,6 @@
 """The evaluate stage's measures of a trained model on the test set: codes, reconstruction BCE,
-the VAE's ELBO and importance-weighted likelihood, and the k-NN class accuracy of the codes."""
+the VAE's ELBO and importance-weighted likelihood, the k-NN class accuracy of the codes, and the
+diagnostics of what the codes are (their covariance, the VAE's posterior sigma)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import torch
 from scipy.spatial import cKDTree
 from tqdm import tqdm
 
+from latentlab.analysis.codes import covariance_eigenvalues
 from latentlab.nn.losses import bce_per_image, kl_to_standard_normal
 from latentlab.nn.models import LatentModel, VariationalAutoEncoder
 from latentlab.nn.runtime import as_pixels
@@ -36,6 +38,34 @@ def mean_code_bce(model: LatentModel, pixels: torch.Tensor, batch_size: int = 20
         codes = encode_means(model, x, batch_size)
         total += bce_per_image(model.decode_logits(codes), x).sum().item()
     return total / len(pixels)
+
+
+@torch.no_grad()
+def mean_posterior_sigma(
+    model: VariationalAutoEncoder, pixels: torch.Tensor, batch_size: int = 2000
+) -> float:
+    """The VAE encoder's sigma, averaged over the images and the code's dimensions."""
+    total = 0.0
+    for x in pixels.split(batch_size):
+        _, logvar = model.encode(x)
+        total += torch.exp(0.5 * logvar).double().sum().item()
+    return total / (len(pixels) * model.latent_dim)
+
+
+def code_diagnostics(
+    model: LatentModel, pixels: torch.Tensor, codes: np.ndarray
+) -> dict[str, float]:
+    """Whether a model is what its name claims, from its codes of `pixels` (a VAE's posterior
+    means): the largest and smallest eigenvalue of their covariance (both 1 for codes distributed
+    as the prior) and, for a VAE, the mean posterior sigma and the codes' standard deviation
+    (mean over dimensions) in units of it, which is huge once the distributions are points."""
+    largest, smallest = covariance_eigenvalues(codes)
+    out = {"code_eigenvalue_largest": largest, "code_eigenvalue_smallest": smallest}
+    if isinstance(model, VariationalAutoEncoder):
+        sigma = mean_posterior_sigma(model, pixels)
+        spread = float(np.asarray(codes, dtype=np.float64).std(axis=0, ddof=1).mean())
+        out |= {"posterior_sigma": sigma, "spread_to_sigma": spread / sigma}
+    return out
 
 
 @torch.no_grad()

@@ -1,4 +1,4 @@
-"""The paths stage's work: decode straight paths between the codes of real test images of
+"""The interpolate stage's work: decode straight paths between the codes of real test images of
 different classes, and measure how evenly and how realistically the images change along them.
 
 The codes are the test codes the evaluate stage wrote (the VAE's posterior means), so the paths
@@ -55,4 +55,4 @@ def path_measures(
         "path_middle_precision": precision,
         "path_class_changes": changes,
     }
-    return record("paths", measured), per_path
+    return record("interpolate", measured), per_path

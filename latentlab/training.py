@@ -183,7 +183,7 @@ def _epoch(
         noise = _noise(stack.models, x.shape[1], generators)
         with runtime.autocast():
             terms = twin.loss_terms(x, noise)
-        loss = sum(terms.values())  # one value per seed
+        loss = twin.loss(terms)  # one value per seed
         optimizer.zero_grad()
         loss.sum().backward()  # each seed's weights get the gradient of its own loss alone
         stack.move_grads()

@@ -4,10 +4,13 @@ and writes its outputs. Every stage prints its usage with --help and does nothin
 from __future__ import annotations
 
 import argparse
+import errno
+import functools
 import gc
 import logging
 import sys
-from typing import NoReturn
+from collections.abc import Callable
+from typing import NoReturn, TypeVar
 
 # Run as a program (`python -m stages.<name>`: sys.argv[0] is "-m" while Python locates it), a
 # stage first imports torch and the rest: hundreds of thousands of objects that live as long as
@@ -19,9 +22,13 @@ _IMPORTING = sys.argv[0] == "-m"
 if _IMPORTING:
     gc.disable()
 
-from latentlab.core import params  # noqa: E402
-from latentlab.core.errors import UserError  # noqa: E402
-from latentlab.core.params import ModelParams, Params  # noqa: E402
+from latentlab.core import dvc_run, params
+from latentlab.core.errors import UserError
+from latentlab.core.params import ModelParams, Params
+
+T = TypeVar("T")
+NO_SPACE = (errno.ENOSPC, errno.EDQUOT)
+INTERRUPTED = 130  # what a shell reports for a command ended by Ctrl-C (128 + SIGINT)
 
 
 def _imports_done() -> None:
@@ -30,6 +37,59 @@ def _imports_done() -> None:
         gc.freeze()
         gc.enable()
         _IMPORTING = False
+
+
+def stage_entry(main: Callable[[], T]) -> Callable[[], T]:
+    """Wrap a stage's main: log to stderr, and end each failure a user can cause (a UserError,
+    a full disk, Ctrl-C) in one `error:` line and a non-zero exit status.
+
+    Run by DVC (DVC_STAGE set), the stage also fails when the params dvc.yaml lists for it
+    changed while it ran, and a failed stage puts back the outputs DVC removed before running it
+    (latentlab/core/dvc_run.py): dvc.lock records nothing, and the workspace is as it records.
+    """
+
+    @functools.wraps(main)
+    def wrapper() -> T:
+        logging.basicConfig(level=logging.INFO, format="%(name)s: %(message)s")
+        stage = dvc_run.current_stage()
+        try:
+            started = dvc_run.snapshot(stage) if stage else None  # before main reads params
+            result = main()
+            changed = dvc_run.changed_params(started) if started else []
+            if changed:
+                raise UserError(
+                    f"params.yaml changed while {stage} ran ({', '.join(changed)}), and DVC "
+                    f"would record the new values for outputs made with the old ones, so this "
+                    f"run is not kept; rerun it"
+                )
+            return result
+        except UserError as err:
+            _fail(str(err), 2, stage)
+        except KeyboardInterrupt:
+            _fail("interrupted by Ctrl-C; rerun the stage to finish it", INTERRUPTED, stage)
+        except OSError as err:
+            if err.errno not in NO_SPACE:
+                _restore_then_raise(err, stage)
+            where = f" to write {err.filename}" if err.filename else ""
+            _fail(f"no space left on the device{where}; free some and rerun the stage", 2, stage)
+        except Exception as err:  # a bug: its traceback, with the outputs back in place
+            _restore_then_raise(err, stage)
+
+    return wrapper
+
+
+def _fail(message: str, status: int, stage: str | None) -> NoReturn:
+    """Put back what DVC removed (when DVC runs the stage), then exit after one line."""
+    lost = dvc_run.restore_outputs(stage) if stage else None
+    print(f"error: {message}{f'; {lost}' if lost else ''}", file=sys.stderr)
+    raise SystemExit(status)
+
+
+def _restore_then_raise(err: Exception, stage: str | None) -> NoReturn:
+    lost = dvc_run.restore_outputs(stage) if stage else None
+    if lost:
+        err.add_note(lost)
+    raise err
 
 
 def stage_params(doc: str | None, per_model: bool = False) -> tuple[Params, ModelParams | None]:
@@ -48,14 +108,7 @@ def stage_params(doc: str | None, per_model: bool = False) -> tuple[Params, Mode
         parser.add_argument("model", help="a model that dvc.yaml declares (vars: models)")
     args = parser.parse_args()
     p = params.load()
-    if not per_model:
-        return p, None
-    declared = params.declared_models()
-    if args.model not in declared:
-        raise UserError(
-            f"unknown model {args.model!r}; dvc.yaml declares the models {', '.join(declared)}"
-        )
-    return p, p.model(args.model)
+    return p, p.model(args.model) if per_model else None  # p.models: what dvc.yaml declares
 
 
 class _Parser(argparse.ArgumentParser):

@@ -1,7 +1,10 @@
 """Stage `balls`: every judge's k-nearest-neighbour balls of random subsets of the test images,
 in its features: subsets as large as a map's tiles (for the render and calibrate stages) and as
-the paths' middle images (for the paths stages). They depend on the judges alone, so they are
-drawn here once instead of in every stage that compares decoded images with real ones."""
+the paths' middle images (for the interpolate stages). They depend on the judges alone, so they
+are drawn here once instead of in every stage that compares decoded images with real ones."""
+
+if not __package__:  # `python stages/balls.py`: the imports below need `python -m`
+    raise SystemExit("error: run it from the repository root as `python -m stages.balls`")
 
 import logging
 
@@ -10,8 +13,8 @@ import numpy as np
 from latentlab.analysis.realism import real_subsets, subset_radii
 from latentlab.core import paths
 from latentlab.core.artifacts import load_arrays, save_arrays
-from latentlab.core.errors import UserError, stage_entry
-from stages import log_written, stage_params
+from latentlab.core.errors import UserError
+from stages import log_written, stage_entry, stage_params
 
 log = logging.getLogger("balls")
 
@@ -27,7 +30,8 @@ def main() -> None:
             f"{paths.JUDGE_FEATURES} holds the features of judges {seeds.tolist()}, not of "
             f"judge.seeds {p.judge.seeds}; rerun `dvc repro judge`"
         )
-    sizes = {"map": p.latent_map.grid**2, "paths": p.paths.pairs * (p.paths.steps - 1)}
+    ip = p.interpolate
+    sizes = {"map": p.latent_map.grid**2, "interpolate": ip.pairs * (ip.steps - 1)}
     arrays = {}
     for use, size in sizes.items():
         subsets = real_subsets(features.shape[1], size, r.subsets, r.seed)

@@ -2,6 +2,9 @@
 of two items, noise) as a map's tiles are measured, with every judge, so that the report can
 say which measures a blur or a ghost fools."""
 
+if not __package__:  # `python stages/calibrate.py`: the imports below need `python -m`
+    raise SystemExit("error: run it from the repository root as `python -m stages.calibrate`")
+
 import logging
 
 import torch
@@ -10,13 +13,12 @@ from latentlab import calibration
 from latentlab.analysis.realism import subset_balls
 from latentlab.core import paths
 from latentlab.core.artifacts import load_arrays, write_json
-from latentlab.core.errors import stage_entry
 from latentlab.core.fashion_mnist import load_split
 from latentlab.core.params import Params
 from latentlab.core.paths import DATA_ROOT
 from latentlab.judge.network import load_panel
 from latentlab.nn.runtime import setup
-from stages import log_written, stage_params
+from stages import log_written, stage_entry, stage_params
 
 log = logging.getLogger("calibrate")
 

@@ -1,12 +1,14 @@
 """Stage `download`: the four Fashion-MNIST files, verified, where torchvision would keep them."""
 
+if not __package__:  # `python stages/download.py`: the imports below need `python -m`
+    raise SystemExit("error: run it from the repository root as `python -m stages.download`")
+
 import logging
 
 from latentlab import download
-from latentlab.core.errors import stage_entry
 from latentlab.core.fashion_mnist import raw_dir
 from latentlab.core.paths import DATA_ROOT
-from stages import log_written, stage_params
+from stages import log_written, stage_entry, stage_params
 
 log = logging.getLogger("download")
 

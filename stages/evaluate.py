@@ -1,6 +1,9 @@
 """Stage `evaluate@<model>`: measure every seed's model on the test set; save its test codes and
 one reconstructed test image per class."""
 
+if not __package__:  # `python stages/evaluate.py`: the imports below need `python -m`
+    raise SystemExit("error: run it from the repository root as `python -m stages.evaluate`")
+
 import logging
 
 import torch
@@ -9,14 +12,13 @@ from latentlab import evaluation
 from latentlab.analysis.metrics import record
 from latentlab.core import paths
 from latentlab.core.artifacts import save_arrays, write_json
-from latentlab.core.errors import stage_entry
 from latentlab.core.fashion_mnist import load_split
 from latentlab.core.params import ModelParams, Params
 from latentlab.core.paths import DATA_ROOT
 from latentlab.nn.models import VariationalAutoEncoder
 from latentlab.nn.runtime import as_pixels, setup
 from latentlab.nn.trained import load_trained
-from stages import log_written, stage_params
+from stages import log_written, stage_entry, stage_params
 
 log = logging.getLogger("evaluate")
 
@@ -65,6 +67,7 @@ def _evaluate(p: Params, mp: ModelParams, device: torch.device) -> None:
         metrics["knn_accuracy"] = evaluation.knn_accuracy(
             train_codes, train_labels, test_codes, test_labels, k=e.knn_k
         )
+        metrics |= evaluation.code_diagnostics(model, test_pixels, test_codes)
         originals, recon, index = evaluation.class_examples(model, test_images, test_labels, device)
         save_arrays(
             paths.codes(mp.name, seed),

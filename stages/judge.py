@@ -1,6 +1,9 @@
 """Stage `judge`: train one judge CNN per seed of `judge.seeds`, in one process, and measure each
 on the test set. Judge-based measures of a map are means over these judges, with their spread."""
 
+if not __package__:  # `python stages/judge.py`: the imports below need `python -m`
+    raise SystemExit("error: run it from the repository root as `python -m stages.judge`")
+
 import logging
 
 import numpy as np
@@ -8,14 +11,13 @@ from dvclive import Live
 
 from latentlab.core import paths
 from latentlab.core.artifacts import save_arrays
-from latentlab.core.errors import stage_entry
 from latentlab.core.fashion_mnist import load_split
 from latentlab.core.paths import DATA_ROOT, JUDGE
 from latentlab.judge.network import judge_images
 from latentlab.judge.training import train_judge
 from latentlab.nn.checkpoints import save_weights
 from latentlab.nn.runtime import setup
-from stages import log_written, stage_params
+from stages import log_written, stage_entry, stage_params
 
 log = logging.getLogger("judge")
 

@@ -5,6 +5,9 @@ One stage per model renders every seed: a map takes a fraction of a second, a pr
 (importing torch) about two.
 """
 
+if not __package__:  # `python stages/render.py`: the imports below need `python -m`
+    raise SystemExit("error: run it from the repository root as `python -m stages.render`")
+
 import logging
 
 import torch
@@ -15,13 +18,12 @@ from latentlab.analysis.latent_grid import mosaic, to_uint8
 from latentlab.analysis.realism import subset_balls
 from latentlab.core import paths
 from latentlab.core.artifacts import atomic_path, load_arrays, save_arrays, write_json
-from latentlab.core.errors import stage_entry
 from latentlab.core.fashion_mnist import IMAGE_SIDE
 from latentlab.core.params import ModelParams, Params
 from latentlab.judge.network import judge_all, load_panel
 from latentlab.nn.runtime import setup
 from latentlab.nn.trained import load_trained
-from stages import log_written, stage_params
+from stages import log_written, stage_entry, stage_params
 
 log = logging.getLogger("render")
 

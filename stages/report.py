@@ -1,14 +1,17 @@
-"""Stage `report`: reports/report.md, its figures, the headline metrics and the summary table,
-from the tracked artifacts of the models `report.models` lists (no model is loaded)."""
+"""Stage `report`: reports/report.md, its figures, the headline metrics, the verdicts and the
+summary table, from the tracked artifacts of the models `report.models` lists (no model is
+loaded)."""
+
+if not __package__:  # `python stages/report.py`: the imports below need `python -m`
+    raise SystemExit("error: run it from the repository root as `python -m stages.report`")
 
 import logging
 
 from latentlab.core import paths
 from latentlab.core.artifacts import write_bytes, write_json
-from latentlab.core.errors import stage_entry
 from latentlab.report import drawing, results, text
-from latentlab.report.comparison import claim_results_by_vae
-from stages import log_written, stage_params
+from latentlab.report.comparison import claim_results_by_vae, verdict_record
+from stages import log_written, stage_entry, stage_params
 
 log = logging.getLogger("report")
 
@@ -30,11 +33,13 @@ def main() -> None:
         text.report(p, summary, table, verdicts, calibration, drawn).encode(),
     )
     write_json(paths.HEADLINE, results.headline(summary, p))
+    write_json(paths.VERDICTS, verdict_record(verdicts))
     write_bytes(paths.SUMMARY, summary.to_csv(index=False, float_format="%.6g").encode())
     log_written(
         log,
         paths.REPORTS / "report.md",
         paths.HEADLINE,
+        paths.VERDICTS,
         paths.SUMMARY,
         f"{len(drawn)} figures in {paths.FIGURES}",
     )

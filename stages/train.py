@@ -2,6 +2,9 @@
 stacked model (latentlab/training.py); log the curves and the map after every epoch with DVCLive
 (per-step images in VS Code and DVC Studio); write the weights."""
 
+if not __package__:  # `python stages/train.py`: the imports below need `python -m`
+    raise SystemExit("error: run it from the repository root as `python -m stages.train`")
+
 import logging
 
 import torch
@@ -10,14 +13,14 @@ from PIL import Image
 
 from latentlab.analysis.latent_grid import grid_codes, mosaic, to_uint8
 from latentlab.core import paths
-from latentlab.core.errors import stage_entry
 from latentlab.core.fashion_mnist import load_split
 from latentlab.core.paths import DATA_ROOT
 from latentlab.nn.checkpoints import save_weights
-from latentlab.nn.models import LatentModel, build_model
+from latentlab.nn.models import LatentModel
 from latentlab.nn.runtime import setup
+from latentlab.nn.trained import new_model
 from latentlab.training import train
-from stages import log_written, stage_params
+from stages import log_written, stage_entry, stage_params
 
 log = logging.getLogger("train")
 
@@ -33,7 +36,7 @@ def main() -> None:
     models: dict[int, LatentModel] = {}
     for seed in p.seeds:
         torch.manual_seed(seed)  # each seed's initial weights, as if it trained alone
-        models[seed] = build_model(mp.kind, mp.latent_dim, mp.hidden)
+        models[seed] = new_model(mp)
     log.info("training %s (seeds %s) on %d images", mp.name, p.seeds, len(images))
     with Live(str(out), dvcyaml=None, save_dvc_exp=False) as live:
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import os
+import resource
 import shutil
 import subprocess
 import sys
@@ -13,7 +14,6 @@ from typing import Any
 
 import numpy as np
 import pytest
-import yaml
 
 from latentlab import download
 from latentlab.core import fashion_mnist, params
@@ -64,8 +64,8 @@ def small_train(raw_root: Path) -> tuple[np.ndarray, np.ndarray]:
 
 @pytest.fixture(scope="session")
 def repo_params() -> dict[str, Any]:
-    """The repository's params.yaml as loaded by PyYAML (do not mutate: use default_params)."""
-    return yaml.safe_load((REPO / "params.yaml").read_text())
+    """The repository's params.yaml as DVC reads it (do not mutate: use default_params)."""
+    return params.read_yaml(REPO / "params.yaml")
 
 
 @pytest.fixture
@@ -82,7 +82,7 @@ def quick_params(base: dict[str, Any], **model_overrides: Any) -> dict[str, Any]
     p["seeds"] = [1]
     p["judge"].update(seeds=[1], epochs=1)
     p["latent_map"]["grid"] = 5
-    p["paths"].update(pairs=20, steps=4, shown=2)
+    p["interpolate"].update(pairs=20, steps=4, shown=2)
     p["evaluate"]["iw_samples"] = 5
     for name in MODELS:
         p[name].update(epochs=1, batch_size=64)
@@ -108,9 +108,9 @@ def stage_dir(tmp_path: Path, raw_root: Path, repo_params: dict[str, Any]) -> Pa
     return tmp_path
 
 
-def write_params(folder: Path, params: dict[str, Any]) -> None:
-    """Write params as folder/params.yaml."""
-    (folder / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+def write_params(folder: Path, raw: dict[str, Any]) -> None:
+    """Write `raw` as folder/params.yaml, as DVC reads it back."""
+    (folder / "params.yaml").write_text(params.dump_yaml(raw))
 
 
 @pytest.fixture
@@ -129,12 +129,19 @@ def one_torch_thread() -> Iterator[None]:
 def run_stage() -> Callable[..., subprocess.CompletedProcess[str]]:
     """Run `python -m stages.<name> args...` in a folder, as DVC would, without PYTHONPATH.
 
-    The stage runs torch on one thread (OMP_NUM_THREADS=1), which is faster for small data.
+    The stage runs torch on one thread (OMP_NUM_THREADS=1), which is faster for small data;
+    `max_file_size` bounds the size of any file it writes.
     """
 
-    def run(folder: Path, name: str, *args: str) -> subprocess.CompletedProcess[str]:
+    def run(
+        folder: Path, name: str, *args: str, max_file_size: int | None = None
+    ) -> subprocess.CompletedProcess[str]:
         env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
         env["OMP_NUM_THREADS"] = "1"
+
+        def limit() -> None:  # a write past it kills the stage (SIGXFSZ)
+            resource.setrlimit(resource.RLIMIT_FSIZE, (max_file_size, max_file_size))
+
         return subprocess.run(
             [sys.executable, "-m", f"stages.{name}", *args],
             cwd=folder,
@@ -142,6 +149,80 @@ def run_stage() -> Callable[..., subprocess.CompletedProcess[str]]:
             capture_output=True,
             text=True,
             timeout=120,
+            preexec_fn=limit if max_file_size else None,
         )
 
     return run
+
+
+# The sweep and quick-run tests start from one small project, built once per session.
+TINY_PARAMS = {
+    "data.limit": 300,
+    "device": "cpu",
+    "seeds": [1],
+    "judge.seeds": [1],
+    "judge.epochs": 1,
+    "latent_map.grid": 5,
+    "progress_map.grid": 5,
+    "interpolate.pairs": 20,
+    "interpolate.steps": 4,
+    "interpolate.shown": 2,
+    "evaluate.iw_samples": 5,
+    **{f"{m}.{k}": v for m in MODELS for k, v in (("epochs", 1), ("batch_size", 64))},
+}
+NOT_INPUTS = ("runs/", "maps/", "reports/", "dvc.lock", "benchmarks/")
+
+
+def tool_env() -> dict[str, str]:
+    """This interpreter's folder first on PATH (the stages' commands call `python`, the Makefile
+    `dvc` and `python`), with no PYTHONPATH, so that a project copy imports its own code."""
+    env = {
+        k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTHONDONTWRITEBYTECODE")
+    }
+    return {**env, "PATH": f"{Path(sys.executable).parent}:{env['PATH']}"}
+
+
+def run_tool(cmd: list[str], cwd: Path, **kwargs: Any) -> subprocess.CompletedProcess[str]:
+    """Run a command with tool_env; a failure shows its output."""
+    done = subprocess.run(cmd, cwd=cwd, env=tool_env(), capture_output=True, text=True, **kwargs)
+    if done.returncode != 0:
+        raise AssertionError(f"{cmd} failed:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}")
+    return done
+
+
+@pytest.fixture(scope="session")
+def small_project(tmp_path_factory: pytest.TempPathFactory, dataset_dir: Path) -> Path:
+    """A git repository of this working tree's project files with TINY_PARAMS, its pipeline run
+    by `dvc repro` and committed: the baseline of the sweep and quick-run tests. Copy it with
+    copy_project before using it."""
+    dest = tmp_path_factory.mktemp("small-project")
+    listed = run_tool(["git", "ls-files", "--cached", "--others", "--exclude-standard"], REPO)
+    for rel in listed.stdout.splitlines():
+        if (REPO / rel).is_file() and not rel.startswith(NOT_INPUTS):
+            (dest / rel).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(REPO / rel, dest / rel)
+    raw = params.read_yaml(dest / "params.yaml")
+    for key, value in TINY_PARAMS.items():
+        section, _, field = key.rpartition(".")
+        (raw[section] if section else raw)[field] = value
+    write_params(dest, raw)
+    run_tool(["git", "init", "-q"], dest)
+    run_tool(["git", "config", "user.name", "t"], dest)
+    run_tool(["git", "config", "user.email", "t@t"], dest)
+    run_tool(["git", "add", "-A"], dest)
+    run_tool(["git", "commit", "-qm", "small project"], dest)
+    run_tool([sys.executable, "-m", "dvc", "repro", "--quiet"], dest)
+    run_tool(["git", "add", "-A"], dest)
+    run_tool(["git", "commit", "-qm", "its run"], dest)
+    return dest
+
+
+def copy_project(source: Path, dest: Path) -> Path:
+    """A copy of a project repository, its DVC cache included and DVC's temporary folder not."""
+    shutil.copytree(
+        source,
+        dest,
+        symlinks=True,
+        ignore=lambda folder, names: ["tmp"] if Path(folder) == source / ".dvc" else [],
+    )
+    return dest

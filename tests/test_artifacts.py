@@ -103,6 +103,22 @@ def test_atomic_path_removes_the_stale_file_even_when_the_new_write_fails(tmp_pa
     assert listing(tmp_path) == []
 
 
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="no /dev/full (not Linux)")
+def test_a_full_disk_is_a_user_error_naming_the_file(tmp_path):
+    """A write that the kernel refuses with ENOSPC (/dev/full always does)."""
+    with (
+        pytest.raises(UserError) as info,
+        artifacts.atomic_path(tmp_path / "out.json"),
+        open("/dev/full", "wb") as full,  # the write fails as the block ends, when it is flushed
+    ):
+        full.write(b"{}")
+    assert str(info.value) == (
+        f"no space left on the device to write {tmp_path / 'out.json'}, so it was not "
+        f"written; free some and rerun the stage"
+    )
+    assert listing(tmp_path) == []
+
+
 def test_written_files_get_the_usual_permissions(tmp_path):
     plain = tmp_path / "plain"
     plain.write_bytes(b"x")
@@ -116,11 +132,22 @@ def test_json_round_trip(tmp_path):
     assert (tmp_path / "m.json").read_text().index('"b"') < (tmp_path / "m.json").read_text().index(
         '"a"'
     )
-    (tmp_path / "bad.json").write_text("{not json")
-    with pytest.raises(UserError, match="not valid JSON"):
-        artifacts.read_json(tmp_path / "bad.json")
     with pytest.raises(UserError, match="missing"):
         artifacts.read_json(tmp_path / "none.json")
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["{not json", "[" * 100_000 + "]" * 100_000, '{"test_bce": ' + "9" * 5000 + "}"],
+    ids=["invalid", "nested-100000-deep", "5000-digit-number"],
+)
+def test_json_no_stage_could_have_written_is_refused_naming_the_file(tmp_path, text):
+    (tmp_path / "bad.json").write_text(text)
+    with pytest.raises(UserError) as info:
+        artifacts.read_json(tmp_path / "bad.json")
+    message = str(info.value)
+    assert message.startswith(f"{tmp_path / 'bad.json'} is not JSON an earlier stage could have")
+    assert f"dvc checkout --force {tmp_path / 'bad.json'}" in message
 
 
 @pytest.mark.parametrize(

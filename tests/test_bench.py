@@ -10,7 +10,6 @@ import time
 from pathlib import Path
 
 import pytest
-import yaml
 
 from benchmarks import pipeline, procwatch, results
 from benchmarks.epochs import Epochs, Timing
@@ -71,15 +70,15 @@ def _project(tmp_path: Path) -> Path:
 
 def test_params_edit_keeps_other_keys_and_stays_valid(tmp_path: Path) -> None:
     cwd = _project(tmp_path)
-    before = yaml.safe_load((cwd / "params.yaml").read_text())
+    before = params.read_yaml(cwd / "params.yaml")
     old_range = before["latent_map"]["range"]
     done = pipeline.set_params(
         cwd / "params.yaml", {"latent_map.range": 3, "judge.no_such_key": 1, "nowhere.x": 2}
     )
     assert done == {"latent_map.range": f"{old_range} -> 3"}  # absent keys are not added
     text = (cwd / "params.yaml").read_text()
-    after = yaml.safe_load(text)
-    assert "#" not in text  # PyYAML writes no comments back
+    after = params.read_yaml(cwd / "params.yaml")
+    assert "#" not in text  # no comments are written back
     assert after["latent_map"].pop("range") == 3
     before["latent_map"].pop("range")
     assert after == before
@@ -92,7 +91,7 @@ def test_latent_range_change_goes_one_down(tmp_path: Path) -> None:
     path = tmp_path / "params.yaml"
     path.write_text("latent_map:\n  grid: 21\n  range: 4\nother: [1, 2]\n")
     assert pipeline.change_latent_range(path) == "4 -> 3"
-    assert yaml.safe_load(path.read_text()) == {
+    assert params.read_yaml(path) == {
         "latent_map": {"grid": 21, "range": 3},
         "other": [1, 2],
     }
@@ -102,7 +101,7 @@ def test_smoke_params_are_valid_for_the_current_pipeline(tmp_path: Path) -> None
     cwd = _project(tmp_path)
     pipeline.shrink(cwd)
     p = params.load(cwd / "params.yaml", cwd / "dvc.yaml")
-    assert p.limit == 500 and p.seeds == [1] and p.judge.seeds == [1] and p.paths.pairs == 10
+    assert p.limit == 500 and p.seeds == [1] and p.judge.seeds == [1] and p.interpolate.pairs == 10
     assert {
         m.epochs for m in p.models.values() if m.name in params.declared_models(cwd / "dvc.yaml")
     } == {1}
@@ -116,8 +115,8 @@ def test_smoke_params_of_an_older_revision_keep_its_own_keys(tmp_path: Path) -> 
         "ae: {kind: ae, epochs: 10}\njudge: {seed: 1, epochs: 6}\n"
     )
     done = pipeline.shrink(tmp_path)
-    assert "judge.seeds" not in done and "paths.pairs" not in done
-    assert yaml.safe_load((tmp_path / "params.yaml").read_text()) == {
+    assert "judge.seeds" not in done and "interpolate.pairs" not in done
+    assert params.read_yaml(tmp_path / "params.yaml") == {
         "data": {"limit": 500},
         "seeds": [1],
         "models": ["ae"],

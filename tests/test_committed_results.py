@@ -1,50 +1,61 @@
-"""The results committed from the last full default `dvc repro`: present, current and sound."""
+"""The results committed from the last full default `dvc repro`: present, current and sound.
+
+Git holds dvc.lock and the report's files (reports/); every stage's own outputs are in DVC's
+cache, so these tests read what git holds: a fresh clone can run them without `dvc pull`."""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
 
+import pandas as pd
 import pytest
 import yaml
 from PIL import Image
 
+from latentlab.analysis.metrics import BY_NAME
 from latentlab.core import params
 
 REPO = Path(__file__).resolve().parents[1]
+RAN = (REPO / "dvc.lock").exists() and (REPO / "reports/summary.csv").exists()
 pytestmark = pytest.mark.skipif(
-    not (REPO / "dvc.lock").exists(), reason="no dvc.lock: the default pipeline was never run"
+    not RAN, reason="no dvc.lock or reports/summary.csv: the default pipeline was never run"
 )
 P = params.load(REPO / "params.yaml", REPO / "dvc.yaml")
+SUMMARY = pd.read_csv(REPO / "reports/summary.csv", keep_default_na=False) if RAN else None
 
 
 def test_committed_run_used_the_default_params() -> None:
-    raw = yaml.safe_load((REPO / "params.yaml").read_text())
-    lock = yaml.safe_load((REPO / "dvc.lock").read_text())["stages"]
+    raw = params.read_yaml(REPO / "params.yaml")
+    lock = params.read_yaml(REPO / "dvc.lock")["stages"]
     assert lock["train@vae"]["params"]["params.yaml"]["vae"] == raw["vae"]
     assert lock["train@vae"]["params"]["params.yaml"]["data.limit"] == 0
     assert lock["report"]["params"]["params.yaml"] == raw
 
 
 def test_the_judges_are_good_classifiers() -> None:
-    judges = json.loads((REPO / "runs/judge/metrics.json").read_text())
-    accuracies = [judges[f"seed{seed}"]["test_accuracy"] for seed in P.judge.seeds]
-    assert min(accuracies) >= 0.86 and sum(accuracies) / len(accuracies) >= 0.88
+    (judges,) = SUMMARY[SUMMARY.model == "judge"].itertuples()
+    assert judges.metric == "test_accuracy" and judges.seeds == len(P.judge.seeds)
+    assert judges.mean >= 0.88 and judges.mean - 3 * judges.std_seeds >= 0.86
 
 
-def test_headline_metrics_are_few_and_finite() -> None:
+def test_headline_metrics_are_finite() -> None:
     headline = json.loads((REPO / "reports/metrics.json").read_text())
     values = [v for model in P.report.models for v in headline[model].values()]
-    assert len(values) + 1 <= 40
     assert all(isinstance(v, float) and v == v for v in values)
     assert headline["vae"]["log_likelihood"] < 0 < headline["vae"]["test_bce"]
 
 
-def test_every_run_has_its_files_and_the_report_its_figures() -> None:
+def test_every_run_is_summarised_and_the_report_has_its_figures() -> None:
     for model in P.report.models:
-        for seed in P.seeds:
-            for folder in ("evaluate", "render", "paths"):
-                assert (REPO / "runs" / model / folder / f"seed{seed}.json").is_file()
+        rows = SUMMARY[SUMMARY.model == model]
+        assert {BY_NAME[m].stage for m in rows.metric} == {
+            "train",
+            "evaluate",
+            "render",
+            "interpolate",
+        }
+        assert (rows.seeds == len(P.seeds)).all(), model
         assert Image.open(REPO / f"reports/figures/map_{model}.png").size == (588, 588)
     report = (REPO / "reports/report.md").read_text()
     assert "## The answer" in report and "| claim" in report
@@ -62,3 +73,18 @@ def test_the_lock_holds_exactly_the_pipeline_s_stages() -> None:
         for m in (models if "foreach" in stage else [None])
     }
     assert set(yaml.safe_load((REPO / "dvc.lock").read_text())["stages"]) == expected
+
+
+def test_every_committed_value_lies_within_its_metric_s_bounds() -> None:
+    """The bounds check-results clips its tolerances to, on the run's means and on the calibrate
+    stage's images of known realism (noise among them, where the measures reach their ends)."""
+    summary = pd.read_csv(REPO / "reports/summary.csv", keep_default_na=False)
+    calibration = json.loads((REPO / "runs/judge/calibration.json").read_text())
+    values = [(row.metric, row.mean) for row in summary.itertuples()] + [
+        (metric, value)
+        for measured in calibration.values()
+        for metric, per_judge in measured.items()
+        for value in per_judge
+    ]
+    outside = [(m, v) for m, v in values if not BY_NAME[m].bounds[0] <= v <= BY_NAME[m].bounds[1]]
+    assert len(values) > 100 and outside == []

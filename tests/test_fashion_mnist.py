@@ -144,16 +144,17 @@ def test_bad_file_is_never_written_and_the_next_source_is_used(
     dest = raw_dir(root)
     seen_between: list[list[str]] = []
 
-    def probe(dest_dir: Path) -> bool:  # stands in for torchvision, between the two folders
-        assert dest_dir == dest
-        seen_between.append(everything_in(dest_dir))
+    def probe(staging: Path) -> bool:  # stands in for torchvision, between the two folders
+        assert staging.parent == dest
+        seen_between.append((everything_in(dest), everything_in(staging)))
         return False
 
     monkeypatch.setattr(download, "_fetch_with_torchvision", probe)
     winner = download.fetch([str(bad_labels), download.TORCHVISION_SOURCE, str(good_labels)], root)
     assert winner == str(good_labels)
-    # after the bad folder: its good file may be there, the bad one never (nor a temporary file)
-    assert seen_between == [[TEST_LABELS]]
+    # After the bad folder: nothing of it, not even its good file; only this attempt's folder.
+    [(in_dest, staged)] = seen_between
+    assert len(in_dest) == 1 and in_dest[0].startswith(".fetch.") and staged == []
     assert everything_in(dest) == sorted([TEST_LABELS, TRAIN_LABELS])
     for f in LABEL_FILES:
         assert fashion_mnist.file_matches(dest / f.name, f)
@@ -167,10 +168,10 @@ def test_only_bad_sources_is_a_user_error_that_says_what_to_do(
     missing = tmp_path / "nowhere"
     with caplog.at_level(logging.WARNING), pytest.raises(UserError) as info:
         download.fetch([str(bad_labels), str(missing), "torchvision"], root)
-    # Each bad source is logged with its one reason: unreadable, or the wrong checksum.
+    # Each bad source is logged with its one reason: unreadable, the wrong size or checksum.
     assert f"{missing} is not a folder; skipping it" in caplog.text
-    unreadable = "is unreadable" in caplog.text
-    assert unreadable != ("does not match the published checksum" in caplog.text)
+    reasons = ("is unreadable", "bytes, not the published", "does not match the published checksum")
+    assert sum(reason in caplog.text for reason in reasons) == 1
     message = str(info.value)
     for tried in (str(bad_labels), str(missing), "torchvision"):
         assert tried in message
@@ -178,6 +179,16 @@ def test_only_bad_sources_is_a_user_error_that_says_what_to_do(
     assert "data.sources" in message
     assert "\n" not in message
     assert everything_in(raw_dir(root)) == []  # nothing left behind, good file included
+
+
+def test_a_failing_source_leaves_the_data_as_it_was(labels_only, good_labels, bad_labels, tmp_path):
+    """Verified files in place, then a source that fails: they are neither replaced nor removed."""
+    root = tmp_path / "root"
+    download.fetch([str(good_labels)], root)
+    before = {p.name: (p.stat().st_ino, p.read_bytes()) for p in raw_dir(root).iterdir()}
+    with pytest.raises(UserError):
+        download.fetch([str(bad_labels)], root)
+    assert {p.name: (p.stat().st_ino, p.read_bytes()) for p in raw_dir(root).iterdir()} == before
 
 
 def test_unimportable_torchvision_is_skipped(labels_only, good_labels, tmp_path, monkeypatch):

@@ -25,9 +25,11 @@ ALLOWED = {
     "analysis": {"analysis"},
     "judge": {"core", "nn", "judge"},
     "report": {"core", "analysis", "report"},
+    "sweep": {"core", "analysis", "report", "sweep"},  # tooling: no stage imports it
     "stage": {"core", "nn", "analysis", "judge"},  # latentlab/*.py: the work of one stage each
 }
-NO_TORCH = {"core", "analysis", "report"}  # the report stage runs without torch
+# The report stage runs without torch, and so do the sweep tools.
+NO_TORCH = {"core", "analysis", "report", "sweep"}
 
 
 def module_name(path: Path) -> str:
@@ -74,7 +76,7 @@ def imports_of(module: str, source: str | None = None) -> list[tuple[str, int]]:
 def test_the_package_has_every_layer():
     layers = {layer_of(m) for m in MODULES}
     assert layers == {"package", *ALLOWED}
-    for sub in ("core", "nn", "analysis", "judge", "report"):
+    for sub in ("core", "nn", "analysis", "judge", "report", "sweep"):
         assert f"latentlab.{sub}" in MODULES, f"latentlab/{sub}/__init__.py is missing"
 
 
@@ -134,6 +136,9 @@ def violations(module: str, source: str | None = None) -> list[str]:
         ("latentlab._probe", "from latentlab.report import results\n", 1),
         ("latentlab._probe", "from latentlab.analysis import realism\nimport torch\n", 0),
         ("latentlab._probe", "import stages\n", 1),
+        ("latentlab.sweep._probe", "from latentlab.report import comparison\n", 0),
+        ("latentlab.sweep._probe", "from latentlab.nn import models\nimport torch\n", 2),
+        ("latentlab._probe", "from latentlab.sweep import grid\n", 1),
     ],
 )
 def test_the_layer_check_catches_a_wrong_import(module, source, count):

@@ -1,5 +1,6 @@
-"""Known answers of the latent-space and mosaic measures (latentlab/analysis/measures.py) and of the
-evaluate stage's k-NN vote and class examples (latentlab/evaluation.py) on constructed inputs."""
+"""Known answers of the latent-space and mosaic measures (latentlab/analysis/measures.py,
+codes.py) and of the evaluate stage's k-NN vote, class examples and diagnostics
+(latentlab/evaluation.py) on constructed inputs."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import pytest
 import torch
 
 from latentlab import evaluation
+from latentlab.analysis import codes as code_measures
 from latentlab.analysis import measures
 from latentlab.nn.models import build_model
 from latentlab.nn.runtime import as_pixels
@@ -101,6 +103,38 @@ def test_class_examples_are_the_first_image_of_each_class_and_its_reconstruction
         mu, _ = model.encode(as_pixels(images[index], torch.device("cpu")))
         expected = model.decode(mu).numpy().reshape(4, 28, 28)
     np.testing.assert_allclose(recon, expected, rtol=1e-6, atol=1e-6)
+
+
+def test_covariance_eigenvalues_are_the_variances_along_the_principal_axes() -> None:
+    # variances 2/3 along z1 and 8/3 along z2 (ddof 1, 4 codes), the same after a rotation
+    codes = np.array([[1.0, 0.0], [-1.0, 0.0], [0.0, 2.0], [0.0, -2.0]])
+    assert code_measures.covariance_eigenvalues(codes) == pytest.approx((8 / 3, 2 / 3))
+    turn = np.array([[math.cos(0.7), -math.sin(0.7)], [math.sin(0.7), math.cos(0.7)]])
+    assert code_measures.covariance_eigenvalues(codes @ turn.T) == pytest.approx((8 / 3, 2 / 3))
+    prior = np.random.default_rng(0).standard_normal((100_000, 2))
+    assert code_measures.covariance_eigenvalues(prior) == pytest.approx((1, 1), abs=0.02)
+    with pytest.raises(ValueError, match="N >= 2 codes"):
+        code_measures.covariance_eigenvalues(codes[:1])
+
+
+def test_code_diagnostics_of_a_vae_whose_sigma_is_known() -> None:
+    """An encoder whose log sigma^2 head outputs log 0.25: every sigma is 0.5."""
+    torch.manual_seed(0)
+    model = build_model("vae", 2, [16]).eval()
+    head = [m for m in model.encoder if isinstance(m, torch.nn.Linear)][-1]
+    with torch.no_grad():
+        head.weight[2:] = 0.0
+        head.bias[2:] = math.log(0.25)
+    pixels = torch.rand(50, 784, generator=torch.Generator().manual_seed(0))
+    codes = evaluation.encode_means(model, pixels).numpy()
+    got = evaluation.code_diagnostics(model, pixels, codes)
+    assert got["posterior_sigma"] == pytest.approx(0.5)
+    assert got["spread_to_sigma"] == pytest.approx(codes.std(axis=0, ddof=1).mean() / 0.5)
+    largest, smallest = code_measures.covariance_eigenvalues(codes)
+    assert (got["code_eigenvalue_largest"], got["code_eigenvalue_smallest"]) == (largest, smallest)
+    ae = build_model("wae", 2, [16]).eval()  # a point code: no sigma
+    ae_got = evaluation.code_diagnostics(ae, pixels, evaluation.encode_means(ae, pixels).numpy())
+    assert set(ae_got) == {"code_eigenvalue_largest", "code_eigenvalue_smallest"}
 
 
 def test_inception_score_known_answers() -> None:

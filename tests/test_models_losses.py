@@ -57,7 +57,8 @@ def test_parameter_totals():
 def test_build_model_kinds():
     assert type(build_model("ae", 2, [])) is AutoEncoder
     assert type(build_model("vae", 2, [512])) is VariationalAutoEncoder
-    assert tuple(models.MODEL_KINDS) == params.MODEL_KINDS  # every kind params accepts builds
+    # Every kind params accepts builds, but the WAE: params declare it for its model to come.
+    assert set(models.MODEL_KINDS) == set(params.MODEL_KINDS)
 
 
 @pytest.mark.parametrize("hidden", [[], [512]])
@@ -206,3 +207,92 @@ def test_kl_against_monte_carlo():
     for i in range(3):
         one = losses.kl_to_standard_normal(mu[i : i + 1].float(), logvar[i : i + 1].float())
         assert one.item() == pytest.approx(per_image[i].item(), rel=0.02, abs=0.01)
+
+
+# The weights of the loss terms: beta (a VAE's KL), mmd_weight (a WAE's MMD)
+
+
+def test_a_vae_with_beta_0_is_trained_on_its_reconstruction_alone(batch):
+    torch.manual_seed(0)
+    model = build_model("vae", 2, [512], beta=0.0)
+    terms = model.loss_terms(batch, model.draw_noise(5, torch.Generator().manual_seed(1)))
+    assert set(terms) == {"bce", "kl"} and terms["kl"] > 0  # logged, but not trained on
+    assert torch.equal(model.loss(terms), terms["bce"])
+    # an infinite KL cannot reach the loss either
+    assert torch.equal(model.loss({**terms, "kl": torch.tensor(math.inf)}), terms["bce"])
+
+
+@pytest.mark.parametrize(("beta", "factor"), [(None, 1.0), (1.0, 1.0), (2.0, 2.0)])
+def test_beta_weighs_the_kl_term(batch, beta, factor):
+    torch.manual_seed(0)
+    model = build_model("vae", 2, [512], **({} if beta is None else {"beta": beta}))
+    terms = model.loss_terms(batch, model.draw_noise(5, torch.Generator().manual_seed(1)))
+    torch.testing.assert_close(model.loss(terms), terms["bce"] + factor * terms["kl"])
+
+
+def test_the_loss_refuses_terms_it_has_no_weight_for(batch):
+    model = build_model("ae", 2, [])
+    with pytest.raises(ValueError, match="weights for"):
+        model.loss({"bce": torch.tensor(1.0), "kl": torch.tensor(1.0)})
+
+
+def test_wae_shapes_noise_and_loss_terms(batch):
+    torch.manual_seed(0)
+    model = build_model("wae", 2, [512], mmd_weight=10.0)
+    assert type(model) is models.WassersteinAutoEncoder and isinstance(model, AutoEncoder)
+    assert n_params(model) == LAB_MODELS["ae_wide"][2] + LAB_MODELS["ae_wide"][3]
+    noise = model.draw_noise(5, torch.Generator().manual_seed(1))
+    torch.testing.assert_close(noise, torch.randn(5, 2, generator=torch.Generator().manual_seed(1)))
+    terms = model.loss_terms(batch, noise)
+    assert set(terms) == {"bce", "mmd"}
+    assert all(t.ndim == 0 and t.dtype == torch.float32 for t in terms.values())
+    torch.testing.assert_close(terms["bce"], losses.reconstruction_bce(model(batch), batch))
+    torch.testing.assert_close(terms["mmd"], losses.mmd_to_prior(model.encode(batch), noise))
+    torch.testing.assert_close(model.loss(terms), terms["bce"] + 10.0 * terms["mmd"])
+    with pytest.raises(ValueError, match="prior samples"):
+        model.loss_terms(batch)
+
+
+# The MMD of WAE-MMD
+
+
+def test_mmd_by_hand():
+    """Two codes against two prior samples, the U-statistic worked out kernel by kernel."""
+    codes = torch.tensor([[0.0, 0.0], [1.0, 0.0]])
+    prior = torch.tensor([[0.0, 1.0], [0.0, -2.0]])
+
+    def k(a, b, c):
+        return c / (c + sum((x - y) ** 2 for x, y in zip(a, b, strict=True)))
+
+    q, p = codes.tolist(), prior.tolist()
+    expected = 0.0
+    for s in (0.1, 0.2, 0.5, 1.0, 2.0, 5.0, 10.0):
+        c = 2 * 2 * s
+        # n = m = 2: the pairs of distinct rows are (0, 1) and (1, 0)
+        expected += (2 * k(q[0], q[1], c)) / 2 + (2 * k(p[0], p[1], c)) / 2
+        expected -= 2 * sum(k(a, b, c) for a in q for b in p) / 4
+    assert losses.mmd_to_prior(codes, prior).item() == pytest.approx(expected, rel=1e-6)
+
+
+def test_mmd_is_near_0_for_prior_samples_and_clearly_larger_for_a_shifted_set():
+    g = torch.Generator().manual_seed(0)
+    codes, prior = torch.randn(1000, 2, generator=g), torch.randn(1000, 2, generator=g)
+    null = losses.mmd_to_prior(codes, prior).item()
+    shifted = losses.mmd_to_prior(codes + torch.tensor([1.0, 0.0]), prior).item()
+    spread = losses.mmd_to_prior(codes * 3, prior).item()
+    assert abs(null) < 0.02
+    assert shifted > 0.2 and spread > 0.2
+    assert losses.mmd_to_prior(codes + 3, prior).item() > shifted  # further off, larger
+
+
+def test_mmd_is_computed_in_float32_and_batches_under_vmap():
+    g = torch.Generator().manual_seed(0)
+    codes, prior = torch.randn(3, 64, 2, generator=g), torch.randn(3, 64, 2, generator=g)
+    # several seeds' models at once (torch.func.vmap over a stacked batch), as a loop gives
+    batched = torch.func.vmap(losses.mmd_to_prior)(codes, prior)
+    looped = torch.stack([losses.mmd_to_prior(c, p) for c, p in zip(codes, prior, strict=True)])
+    torch.testing.assert_close(batched, looped)
+    half = losses.mmd_to_prior(codes[0].bfloat16(), prior[0])
+    assert half.dtype == torch.float32
+    with pytest.raises(ValueError, match="two or more codes"):
+        losses.mmd_to_prior(codes[0, :1], prior[0])

@@ -12,7 +12,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 
 from latentlab.core import params
 from latentlab.core.errors import UserError
@@ -40,7 +39,8 @@ from latentlab.core.params import (
 )
 
 REPO = Path(__file__).resolve().parents[1]
-DECLARED = ["ae", "vae", "ae_wide"]  # what the repository's dvc.yaml declares (checked below)
+DECLARED = params.declared_models(REPO / "dvc.yaml")
+MODELS = ", ".join(DECLARED)  # as messages list the declared models
 
 
 class _Delete:
@@ -86,14 +86,15 @@ LAPTOP = "to keep a run within a laptop's memory and time"
 # ae_wide get the same rules, see below).
 BAD = [
     # a model's section
-    ("vae.kind", "gan", ["vae.kind", "'gan'", "one of ae, vae"]),
-    ("vae.kind", 1, ["vae.kind", "one of ae, vae"]),
+    ("vae.kind", "gan", ["vae.kind", "'gan'", "one of ae, vae, wae"]),
+    ("vae.kind", 1, ["vae.kind", "one of ae, vae, wae"]),
+    ("vae.kind", "VAE", ["vae.kind", "one of ae, vae, wae"]),
     ("vae.latent_dim", 3, ["vae.latent_dim", "must be 2", "map needs a 2-D code"]),
     ("vae.latent_dim", 64, ["vae.latent_dim", "must be 2", "2-D code"]),
-    ("vae.latent_dim", 0, ["vae.latent_dim", "positive integer"]),
-    ("vae.latent_dim", "2", ["vae.latent_dim", "positive integer"]),
-    ("vae.latent_dim", 2.0, ["vae.latent_dim", "positive integer"]),
-    ("vae.latent_dim", True, ["vae.latent_dim", "positive integer"]),
+    ("vae.latent_dim", 0, ["vae.latent_dim", "is 0", "must be 2"]),
+    ("vae.latent_dim", "2", ["vae.latent_dim", "is '2'", "must be 2"]),
+    ("vae.latent_dim", 2.0, ["vae.latent_dim", "is 2.0", "must be 2"]),
+    ("vae.latent_dim", True, ["vae.latent_dim", "is True", "must be 2"]),
     ("vae.hidden", 512, ["vae.hidden", "list of positive integers"]),
     ("vae.hidden", "512", ["vae.hidden", "list of positive integers"]),
     ("vae.hidden", None, ["vae.hidden", "list of positive integers"]),
@@ -127,15 +128,26 @@ BAD = [
     ("vae.lr", [0.001], ["vae.lr", "positive number"]),
     ("vae.lr", 1.5, ["vae.lr", "1.5", "at most 1"]),
     ("vae", None, ["vae", "mapping", "kind, latent_dim, hidden, epochs, batch_size, lr"]),
-    ("vae", [1], ["vae", "mapping", "kind, latent_dim"]),
+    ("vae", [1], ["vae", "mapping", "kind, latent_dim", "a vae also takes beta"]),
     ("vae.dropout", 0.1, ["vae.dropout", "not a known key", "kind, latent_dim"]),
     ("vae.lr", DELETE, ["vae.lr", "missing", "kind, latent_dim, hidden, epochs, batch_size, lr"]),
-    ("vae.kind", DELETE, ["vae.kind", "missing"]),
+    ("vae.kind", DELETE, ["vae.kind", "missing", "a wae also takes mmd_weight"]),
+    # the keys of a kind: beta weighs a VAE's KL term, so it is a VAE's key only
+    ("vae.beta", DELETE, ["vae.beta", "missing", "kind, latent_dim, hidden, epochs, batch_size"]),
+    ("vae.beta", -0.5, ["vae.beta", "-0.5", "a number from 0 to 100 (1 is the ELBO)"]),
+    ("vae.beta", 101, ["vae.beta", "from 0 to 100"]),
+    ("vae.beta", float("nan"), ["vae.beta", "from 0 to 100"]),
+    ("vae.beta", float("inf"), ["vae.beta", "from 0 to 100"]),
+    ("vae.beta", True, ["vae.beta", "True", "from 0 to 100"]),
+    ("vae.beta", "1", ["vae.beta", "'1'", "from 0 to 100"]),
+    ("vae.mmd_weight", 10, ["vae.mmd_weight", "not a known key", "vae takes kind"]),
+    ("ae.beta", 1, ["ae.beta", "not a known key", "ae takes kind"]),
+    ("ae.kind", "vae", ["ae.beta", "missing", "ae needs kind", "lr, beta"]),  # a kind's own keys
     # a declared model without its section (was: "models lists vae, but there is no vae section")
     ("vae", DELETE, ["no vae section", "dvc.yaml declares the model vae", "kind, latent_dim"]),
     ("ae_wide", DELETE, ["no ae_wide section", "dvc.yaml declares the model ae_wide"]),
-    # an undeclared section with a `kind` is a model section set aside: still checked in full
-    ("gan", {"kind": "gan"}, ["gan.latent_dim", "missing", "kind, latent_dim"]),
+    # a section holding a model that dvc.yaml does not declare (see also the attacks below)
+    ("gan", {"kind": "gan"}, ["gan is a model's section", f"declares only the models {MODELS}"]),
     # data
     ("data.limit", -1, ["data.limit", "integer >= 0"]),
     ("data.limit", 0.5, ["data.limit", "integer >= 0"]),
@@ -144,7 +156,8 @@ BAD = [
     ("data.limit", 60001, ["data.limit", "60001", "from 0 to 60000", "0 means all images"]),
     ("data.sources", [], ["data.sources", "non-empty list", "torchvision"]),
     ("data.sources", "/usr/share/datasets/fashion-mnist", ["data.sources", "list"]),
-    ("data.sources", [1], ["data.sources", "list of folders"]),
+    ("data.sources", [1], ["data.sources[0]", "a folder or 'torchvision'"]),
+    ("data.sources", [""], ["data.sources[0]", "a folder or 'torchvision'"]),
     ("data.sources", None, ["data.sources", "list of folders"]),
     ("data.mirror", "x", ["data.mirror", "not a known key", "sources, limit"]),
     ("data.limit", DELETE, ["data.limit", "missing", "sources, limit"]),
@@ -155,8 +168,16 @@ BAD = [
     ("device", "cuda:0", ["device", "one of auto, cpu, cuda"]),
     ("device", None, ["device", "one of auto, cpu, cuda"]),
     ("device", DELETE, ["device", "missing"]),
-    ("precision", "bfloat16", ["precision", "'bfloat16'", "one of auto, fp32, bf16"]),
+    # precision
+    ("precision", "fp16", ["precision", "'fp16'", "one of auto, fp32, bf16"]),
+    ("precision", "BF16", ["precision", "one of auto, fp32, bf16"]),
+    ("precision", None, ["precision", "one of auto, fp32, bf16"]),
     ("precision", DELETE, ["precision", "missing"]),
+    # memory_gib: the budget that every stage's estimated peak must fit
+    ("memory_gib", 0.5, ["memory_gib", "0.5", "a number from 1 to 64 (GiB)"]),
+    ("memory_gib", 65, ["memory_gib", "from 1 to 64"]),
+    ("memory_gib", "8G", ["memory_gib", "'8G'", "from 1 to 64"]),
+    ("memory_gib", DELETE, ["memory_gib", "missing"]),
     # seeds
     ("seeds", [], ["seeds", "list of positive integers", "not empty"]),
     ("seeds", 1, ["seeds", "list of positive integers"]),
@@ -175,7 +196,16 @@ BAD = [
     ("seeds", list(range(1, MAX_SEEDS + 2)), ["seeds", f"at most {MAX_SEEDS} seeds"]),
     ("seeds", DELETE, ["seeds", "missing"]),
     # models: dvc.yaml declares them; params.yaml must not, since a name reaches commands
-    ("models", ["ae", "vae", "ae_wide"], ["models", "not a known key", "data, device, seeds"]),
+    (
+        "models",
+        ["ae", "vae", "ae_wide"],
+        [
+            "models",
+            "not a known key",
+            "data, device, precision",
+            f"model dvc.yaml declares ({MODELS})",
+        ],
+    ),
     # progress_map
     ("progress_map.grid", 1, ["progress_map.grid", "integer >= 2"]),
     ("progress_map.grid", MAX_PROGRESS_GRID + 1, ["progress_map.grid", "from 2 to 32", LAPTOP]),
@@ -247,18 +277,30 @@ BAD = [
     ("realism.seed", SEED_MAX + 1, ["realism.seed", f"from 1 to {SEED_MAX}"]),
     ("realism.radius", 3, ["realism.radius", "not a known key", "k, subsets, seed"]),
     # paths
-    ("paths.pairs", 0, ["paths.pairs", "positive integer"]),
-    ("paths.pairs", MAX_PAIRS + 1, ["paths.pairs", f"from 1 to {MAX_PAIRS}"]),
-    ("paths.pairs", MAX_PATH_IMAGES // 17 + 1, ["paths.pairs", "with paths.steps 16", "images"]),
-    ("paths.steps", MAX_PATH_IMAGES // 200, ["paths.pairs is 200", "with paths.steps"]),
+    ("interpolate.pairs", 0, ["interpolate.pairs", "positive integer"]),
+    ("interpolate.pairs", MAX_PAIRS + 1, ["interpolate.pairs", f"from 1 to {MAX_PAIRS}"]),
+    (
+        "interpolate.pairs",
+        MAX_PATH_IMAGES // 17 + 1,
+        ["interpolate.pairs", "with interpolate.steps 16", "images"],
+    ),
+    (
+        "interpolate.steps",
+        MAX_PATH_IMAGES // 200,
+        ["interpolate.pairs is 200", "with interpolate.steps"],
+    ),
     ("judge.batch_size", 60000, ["judge.batch_size", "with 16 channels"]),
-    ("paths.steps", 1, ["paths.steps", "integer >= 2"]),
-    ("paths.steps", MAX_STEPS + 1, ["paths.steps", f"from 2 to {MAX_STEPS}"]),
-    ("paths.seed", 0, ["paths.seed", "positive integer"]),
-    ("paths.seed", SEED_MAX + 1, ["paths.seed", f"from 1 to {SEED_MAX}"]),
-    ("paths.shown", 0, ["paths.shown", "positive integer"]),
-    ("paths.shown", MAX_SHOWN + 1, ["paths.shown", f"from 1 to {MAX_SHOWN}", "paths.pairs"]),
-    ("paths.shown", DELETE, ["paths.shown", "missing", "pairs, steps, seed, shown"]),
+    ("interpolate.steps", 1, ["interpolate.steps", "integer >= 2"]),
+    ("interpolate.steps", MAX_STEPS + 1, ["interpolate.steps", f"from 2 to {MAX_STEPS}"]),
+    ("interpolate.seed", 0, ["interpolate.seed", "positive integer"]),
+    ("interpolate.seed", SEED_MAX + 1, ["interpolate.seed", f"from 1 to {SEED_MAX}"]),
+    ("interpolate.shown", 0, ["interpolate.shown", "positive integer"]),
+    (
+        "interpolate.shown",
+        MAX_SHOWN + 1,
+        ["interpolate.shown", f"from 1 to {MAX_SHOWN}", "interpolate.pairs"],
+    ),
+    ("interpolate.shown", DELETE, ["interpolate.shown", "missing", "pairs, steps, seed, shown"]),
     # evaluate
     ("evaluate.iw_samples", 0, ["evaluate.iw_samples", "positive integer"]),
     ("evaluate.iw_samples", 10000000, ["evaluate.iw_samples", f"from 1 to {MAX_IW_SAMPLES}"]),
@@ -275,21 +317,21 @@ BAD = [
     ("report.models", "vae", ["report.models", "'vae'", "non-empty list"]),
     ("report.models", None, ["report.models", "non-empty list"]),
     ("report.models", ["vae", "ae", "vae"], ["report.models", "without repeats"]),
-    ("report.models", ["vae", "gan"], ["report.models[1]", "'gan'", "ae, vae, ae_wide"]),
+    ("report.models", ["vae", "gan"], ["report.models[1]", "'gan'", MODELS]),
     ("report.models", ["vae", "../runs"], ["report.models[1]", "'../runs'", "dvc.yaml declares"]),
     (
         "report.models",
         ["x; touch owned; echo"],
-        ["report.models[0]", "'x; touch owned; echo'", "ae, vae, ae_wide"],
+        ["report.models[0]", "'x; touch owned; echo'", MODELS],
     ),
     ("report.models", ["vae", 3], ["report.models[1]", "dvc.yaml declares"]),
     ("report.models", DELETE, ["report.models", "missing", "models, figure_dpi"]),
     # top level
-    ("epochs", 10, ["epochs", "not a known key", "data, device, seeds, progress_map"]),
+    ("epochs", 10, ["epochs", "not a known key", "data, device, precision, memory_gib, seeds"]),
     ("latent_maps", {"grid": 21}, ["latent_maps", "not a known key"]),
-    ("judge", DELETE, ["judge", "missing", "data, device, seeds"]),
+    ("judge", DELETE, ["judge", "missing", "data, device, precision, memory_gib, seeds"]),
     ("realism", DELETE, ["realism", "missing"]),
-    ("paths", DELETE, ["paths", "missing"]),
+    ("interpolate", DELETE, ["interpolate", "missing"]),
     ("report", DELETE, ["report", "missing"]),
 ]
 
@@ -326,8 +368,10 @@ GOOD = [
     ("vae.batch_size", 1),
     ("vae.batch_size", 60000),
     ("vae.lr", 1e-12),
-    ("vae.lr", "1e-3"),  # PyYAML reads 1e-3 (no dot) as a string
     ("vae.lr", 1),
+    ("vae.beta", 0),  # no prior term
+    ("vae.beta", 0.5),
+    ("vae.beta", 100),
     ("data.limit", 0),
     ("data.limit", 60000),
     ("data.limit", 1000),
@@ -335,8 +379,12 @@ GOOD = [
     ("device", "auto"),
     ("device", "cpu"),
     ("device", "cuda"),  # a value; whether a GPU is visible is the validate stage's check
+    ("precision", "auto"),
     ("precision", "fp32"),
     ("precision", "bf16"),
+    ("memory_gib", 2),
+    ("memory_gib", 7.5),
+    ("memory_gib", 64),
     ("seeds", [1]),
     ("seeds", [3, 1, 2]),
     ("seeds", [SEED_MAX]),
@@ -366,11 +414,11 @@ GOOD = [
     ("realism.k", 440),  # one fewer than the 441 tiles, the smallest generated set
     ("realism.subsets", MAX_SUBSETS),
     ("realism.seed", SEED_MAX),
-    ("paths.pairs", MAX_PATH_IMAGES // 17),  # with the default 16 steps: 17 images a path
-    ("paths.steps", 2),
-    ("paths.steps", MAX_PATH_IMAGES // 200 - 1),  # with the default 200 pairs
-    ("paths.shown", MAX_SHOWN),
-    ("paths.seed", SEED_MAX),
+    ("interpolate.pairs", MAX_PATH_IMAGES // 17),  # with the default 16 steps: 17 images a path
+    ("interpolate.steps", 2),
+    ("interpolate.steps", MAX_PATH_IMAGES // 200 - 1),  # with the default 200 pairs
+    ("interpolate.shown", MAX_SHOWN),
+    ("interpolate.seed", SEED_MAX),
     ("evaluate.iw_samples", 1),
     ("evaluate.iw_samples", MAX_IW_SAMPLES),
     ("evaluate.knn_k", 1),
@@ -386,7 +434,7 @@ GOOD = [
 def test_boundary_value_is_accepted(default_params, key, value):
     p = params.validate(mutate(default_params, key, value), DECLARED)
     got = typed(p, key)
-    if key.endswith(".lr"):
+    if key.endswith((".lr", ".beta")) or key == "memory_gib":  # numbers, read as floats
         assert got == float(value) and isinstance(got, float)
     else:
         assert got == value
@@ -407,14 +455,14 @@ def test_min_tiles_is_checked_against_the_grid(default_params):
 
 def test_realism_k_must_leave_k_neighbours_in_the_smallest_generated_set(default_params):
     # the paths' middle images: pairs * (steps - 1) = 2 * 3 = 6 is now the fewest
-    default_params["paths"].update(pairs=2, steps=4, shown=2)
+    default_params["interpolate"].update(pairs=2, steps=4, shown=2)
     default_params["realism"]["k"] = 6
     message = refused(default_params)
     assert "realism.k is 6" in message and "from 1 to 5" in message and "6 real images" in message
     default_params["realism"]["k"] = 5
     assert params.validate(default_params, DECLARED).realism.k == 5
     # the test images: data.limit 50 leaves 50 test images, fewer than the 441 tiles
-    default_params["paths"].update(pairs=200, steps=16, shown=6)
+    default_params["interpolate"].update(pairs=200, steps=16, shown=6)
     default_params["data"]["limit"] = 50
     default_params["realism"]["k"] = 50
     assert "from 1 to 49" in refused(default_params)
@@ -423,12 +471,12 @@ def test_realism_k_must_leave_k_neighbours_in_the_smallest_generated_set(default
 
 
 def test_paths_shown_is_at_most_the_pairs(default_params):
-    default_params["paths"].update(pairs=3, shown=4)
+    default_params["interpolate"].update(pairs=3, shown=4)
     message = refused(default_params)
-    assert "paths.shown is 4" in message and "from 1 to 3" in message
-    assert "paths.pairs, 3" in message
-    default_params["paths"]["shown"] = 3
-    assert params.validate(default_params, DECLARED).paths.shown == 3
+    assert "interpolate.shown is 4" in message and "from 1 to 3" in message
+    assert "interpolate.pairs, 3" in message
+    default_params["interpolate"]["shown"] = 3
+    assert params.validate(default_params, DECLARED).interpolate.shown == 3
 
 
 def test_knn_k_is_at_most_the_training_codes(default_params):
@@ -454,7 +502,7 @@ def test_a_limit_of_one_image_is_refused(default_params):
 
 @pytest.mark.parametrize(
     "change",
-    [{"data": {"limit": 1}}, {"paths": {"pairs": 1, "steps": 2, "shown": 1}}],
+    [{"data": {"limit": 1}}, {"interpolate": {"pairs": 1, "steps": 2, "shown": 1}}],
     ids=["limit-1", "one-middle-image"],
 )
 def test_an_impossible_bound_names_the_param_that_makes_it(default_params, change):
@@ -478,21 +526,23 @@ def test_every_model_section_gets_the_same_rules(default_params, model):
         params.validate(mutate(raw, f"{model}.hidden", [1000000000]), DECLARED)
 
 
-def test_a_section_not_declared_is_set_aside_but_still_checked(default_params):
-    """dvc.yaml declares only the VAE: the ae sections stay, are validated, and not compared."""
+@pytest.mark.parametrize("name", ["../runs", "x; touch /tmp/owned", "vae_wdie", "gan"])
+def test_a_model_section_that_dvc_yaml_does_not_declare_is_refused(default_params, name):
+    """A model's keys under any other name (a path, a command, a misspelt model) are refused,
+    naming the models dvc.yaml declares; before, they passed and were listed as models."""
+    default_params[name] = copy.deepcopy(default_params["vae"])
+    message = refused(default_params)
+    assert message.startswith(f"params.yaml: {name if name.isidentifier() else repr(name)} is")
+    assert f"dvc.yaml declares only the models {MODELS}" in message
+
+
+def test_a_model_dvc_yaml_stops_declaring_must_lose_its_section(default_params):
     default_params["report"]["models"] = ["vae"]
-    p = params.validate(default_params, ["vae"])
-    assert set(p.models) == {"vae", "ae", "ae_wide"}
-    assert [m.name for m in p.compared] == ["vae"]
-    default_params["ae"]["epochs"] = 0
-    with pytest.raises(UserError, match=r"ae\.epochs is 0, but it must be a positive integer"):
-        params.validate(default_params, ["vae"])
-
-
-def test_report_models_must_be_declared_even_when_a_section_exists(default_params):
-    default_params["report"]["models"] = ["vae", "ae"]
-    message = refused(default_params, ["vae", "ae_wide"])
-    assert "report.models[1] is 'ae'" in message and "vae, ae_wide" in message
+    assert "ae is a model's section" in refused(default_params, ["vae"])
+    for name in DECLARED:
+        if name != "vae":
+            del default_params[name]
+    assert list(params.validate(default_params, ["vae"]).models) == ["vae"]
 
 
 def test_shipped_params_are_valid_and_typed(repo_params):
@@ -518,21 +568,20 @@ def test_images_follows_the_limit(default_params):
 
 
 def test_load_reads_the_declared_models_from_dvc_yaml():
-    assert params.declared_models(REPO / "dvc.yaml") == DECLARED
     p = params.load(REPO / "params.yaml", REPO / "dvc.yaml")
-    assert list(p.models)[: len(DECLARED)] == DECLARED
+    assert list(p.models) == DECLARED  # exactly the declared models, in dvc.yaml's order
 
 
 def test_load_with_a_pipeline_that_declares_fewer_models(tmp_path, repo_params):
-    raw = copy.deepcopy(repo_params)
-    raw["report"]["models"] = ["vae"]
-    (tmp_path / "params.yaml").write_text(yaml.safe_dump(raw))
+    raw = {k: v for k, v in repo_params.items() if k not in DECLARED or k == "vae"}
+    raw["report"] = {**raw["report"], "models": ["vae"]}
+    (tmp_path / "params.yaml").write_text(params.dump_yaml(raw))
     (tmp_path / "dvc.yaml").write_text("vars:\n  - models: [vae]\nstages: {}\n")
     p = params.load(tmp_path / "params.yaml", tmp_path / "dvc.yaml")
-    assert p.report.models == ["vae"] and "ae" in p.models  # set aside
+    assert p.report.models == ["vae"] and list(p.models) == ["vae"]
     raw["report"]["models"] = ["vae", "ae"]
-    (tmp_path / "params.yaml").write_text(yaml.safe_dump(raw))
-    with pytest.raises(UserError, match=r"report\.models\[1\] is 'ae'"):
+    (tmp_path / "params.yaml").write_text(params.dump_yaml(raw))
+    with pytest.raises(UserError, match=r"report\.models\[1\] is 'ae'.*declares, vae$"):
         params.load(tmp_path / "params.yaml", tmp_path / "dvc.yaml")
 
 
@@ -604,31 +653,6 @@ def test_declared_models_refuses_a_built_in_key(tmp_path, name):
     assert repr(name) in str(info.value) or f" {name}" in str(info.value)
 
 
-def test_lr_string_from_yaml_becomes_a_float(tmp_path):
-    raw = yaml.safe_load((REPO / "params.yaml").read_text())
-    raw["vae"]["lr"] = "2e-3"
-    path = tmp_path / "params.yaml"
-    path.write_text(yaml.safe_dump(raw).replace("'2e-3'", "2e-3"))
-    assert yaml.safe_load(path.read_text())["vae"]["lr"] == "2e-3"  # PyYAML's reading
-    assert params.load(path, REPO / "dvc.yaml").models["vae"].lr == 2e-3
-
-
-def test_yaml_infinity_and_huge_numbers_are_refused(tmp_path, repo_params):
-    """`.inf` and 1e300 as written in a YAML file, through load."""
-    raw = copy.deepcopy(repo_params)
-    raw["latent_map"]["range"] = "RANGE"
-    text = yaml.safe_dump(raw)
-    path = tmp_path / "params.yaml"
-    for written, shown in [(".inf", "inf"), ("1.0e+300", "1e+300"), ("-.inf", "-inf")]:
-        path.write_text(text.replace("RANGE", written))
-        assert yaml.safe_load(path.read_text())["latent_map"]["range"] == float(shown)
-        with pytest.raises(
-            UserError, match=rf"latent_map\.range is {re.escape(shown)}, but"
-        ) as info:
-            params.load(path, REPO / "dvc.yaml")
-        assert "at most 1000" in str(info.value)
-
-
 @pytest.mark.parametrize(
     ("raw", "words"),
     [
@@ -650,41 +674,11 @@ def test_empty_mapping_names_the_first_missing_model():
 
 def test_unknown_model_on_the_command_line(default_params):
     p = params.validate(default_params, DECLARED)
-    with pytest.raises(UserError, match=r"unknown model 'gan'.*sections for"):
+    with pytest.raises(
+        UserError, match=rf"unknown model 'gan'; dvc.yaml declares the models {MODELS}"
+    ):
         p.model("gan")
     assert p.model("vae").kind == "vae"
-
-
-def test_invalid_yaml_is_a_user_error(tmp_path):
-    path = tmp_path / "params.yaml"
-    path.write_text("data:\n  sources: [unclosed\nseeds: [1]\n")
-    with pytest.raises(UserError) as info:
-        params.load(path, REPO / "dvc.yaml")
-    message = str(info.value)
-    assert str(path) in message and "not valid YAML" in message
-    assert "\n" not in message
-
-
-def test_yaml_tags_are_not_executed(tmp_path):
-    path = tmp_path / "params.yaml"
-    marker = tmp_path / "executed"
-    path.write_text(f"data: !!python/object/apply:os.system ['touch {marker}']\n")
-    with pytest.raises(UserError, match="not valid YAML"):
-        params.load(path, REPO / "dvc.yaml")
-    assert not marker.exists()
-    pipeline = tmp_path / "dvc.yaml"
-    pipeline.write_text(f"vars: !!python/object/apply:os.system ['touch {marker}']\n")
-    with pytest.raises(UserError, match="not valid YAML"):
-        params.declared_models(pipeline)
-    assert not marker.exists()
-
-
-def test_missing_params_file(tmp_path):
-    path = tmp_path / "params.yaml"
-    with pytest.raises(UserError) as info:
-        params.load(path, REPO / "dvc.yaml")
-    assert str(path) in str(info.value) and "missing" in str(info.value)
-    assert_one_sentence(str(info.value))
 
 
 def test_a_batch_of_a_wide_model_is_bounded_by_its_widest_layer(default_params):
@@ -697,42 +691,6 @@ def test_a_batch_of_a_wide_model_is_bounded_by_its_widest_layer(default_params):
     params.validate(default_params, DECLARED)
 
 
-def test_a_key_given_twice_is_refused_as_dvc_refuses_it(tmp_path):
-    path = tmp_path / "params.yaml"
-    path.write_text((REPO / "params.yaml").read_text() + "seeds: [9]\n")
-    with pytest.raises(UserError) as info:
-        params.load(path, REPO / "dvc.yaml")
-    message = str(info.value)
-    assert "the key 'seeds' is given twice" in message and "\n" not in message
-    assert f'"{path}", line' in message
-
-
-def test_a_merge_key_may_override_what_it_brings_in(tmp_path):
-    text = (REPO / "params.yaml").read_text()
-    text = text.replace("\nvae:", "\nvae: &vae", 1)
-    start, end = text.index("\nae_wide:"), text.index("\nprogress_map:")
-    path = tmp_path / "params.yaml"
-    path.write_text(text[:start] + "\nae_wide:\n  <<: *vae\n  kind: ae\n" + text[end:])
-    p = params.load(path, REPO / "dvc.yaml")
-    assert p.model("ae_wide").kind == "ae" and p.model("ae_wide").hidden == [512]
-
-
-@pytest.mark.parametrize(
-    ("text", "words"),
-    [
-        ("", "is empty; it must hold the sections data, device, seeds"),
-        ("seeds: [1]\n? [1, 2]\n: 3\n", "not valid YAML: while constructing a mapping"),
-    ],
-    ids=["empty", "unhashable-key"],
-)
-def test_an_empty_or_odd_file_is_refused_in_one_line(tmp_path, text, words):
-    path = tmp_path / "params.yaml"
-    path.write_text(text)
-    with pytest.raises(UserError) as info:
-        params.load(path, REPO / "dvc.yaml")
-    assert words in str(info.value) and "\n" not in str(info.value)
-
-
 def test_a_huge_value_is_quoted_short(repo_params):
     raw = copy.deepcopy(repo_params)
     raw["seeds"] = list(range(1, 100_001))
@@ -740,3 +698,58 @@ def test_a_huge_value_is_quoted_short(repo_params):
         params.validate(raw, DECLARED)
     message = str(info.value)
     assert len(message) < 300 and "[1, 2, 3," in message and "...]" in message
+
+
+def wae_files(folder: Path, repo_params: dict[str, Any], **wae: Any) -> tuple[Path, Path]:
+    """params.yaml and a dvc.yaml that declares one more model, a WAE, with the section `wae`."""
+    pipeline = folder / "dvc.yaml"
+    pipeline.write_text(f"vars:\n  - models: [{', '.join([*DECLARED, 'wae'])}]\nstages: {{}}\n")
+    raw = copy.deepcopy(repo_params)
+    raw["wae"] = {**raw["ae_wide"], "kind": "wae", "mmd_weight": 100, **wae}
+    raw["wae"] = {k: v for k, v in raw["wae"].items() if v is not DELETE}
+    (folder / "params.yaml").write_text(params.dump_yaml(raw))
+    return folder / "params.yaml", pipeline
+
+
+def test_a_wae_section_is_read_as_its_kind(tmp_path, repo_params):
+    p = params.load(*wae_files(tmp_path, repo_params))
+    wae = p.model("wae")
+    assert isinstance(wae, params.WAEParams) and isinstance(wae, params.ModelParams)
+    assert (wae.kind, wae.mmd_weight, wae.hidden) == ("wae", 100.0, [512])
+    assert isinstance(wae.mmd_weight, float) and not hasattr(wae, "beta")
+    vae = p.model("vae")
+    assert isinstance(vae, params.VAEParams) and vae.beta == 1.0 and not hasattr(vae, "mmd_weight")
+    assert type(p.model("ae")) is params.AEParams
+
+
+@pytest.mark.parametrize(
+    ("wae", "words"),
+    [
+        ({"mmd_weight": DELETE}, ["wae.mmd_weight is missing", "lr, mmd_weight"]),
+        ({"mmd_weight": -1}, ["wae.mmd_weight is -1", "a number from 0 to 10000"]),
+        ({"mmd_weight": 1e5}, ["wae.mmd_weight is 100000.0", "from 0 to 10000"]),
+        ({"mmd_weight": "high"}, ["wae.mmd_weight is 'high'", "from 0 to 10000"]),
+        ({"beta": 1}, ["wae.beta is not a known key", "wae takes kind", "mmd_weight"]),
+        ({"kind": "WAE"}, ["wae.kind is 'WAE'", "one of ae, vae, wae"]),
+    ],
+)
+def test_a_wae_section_is_refused_by_its_kind_s_rules(tmp_path, repo_params, wae, words):
+    with pytest.raises(UserError) as info:
+        params.load(*wae_files(tmp_path, repo_params, **wae))
+    for word in words:
+        assert word in str(info.value), str(info.value)
+    assert_one_sentence(str(info.value))
+
+
+def test_an_integer_too_long_to_print_is_refused_by_its_size(default_params):
+    default_params["data"]["limit"] = 10**5000  # Python prints at most 4300 digits
+    message = refused(default_params)
+    assert message.startswith("params.yaml: data.limit is <an integer of 5001 digits>, but it")
+
+
+def test_a_wae_batch_size_leaving_a_last_batch_of_one_image_is_refused(default_params):
+    default_params["data"]["limit"] = 513
+    message = refused(mutate(default_params, "wae.batch_size", 256))  # 256 + 256 + 1
+    assert "wae.batch_size is 256" in message and "513 training images" in message
+    params.validate(mutate(default_params, "wae.batch_size", 257), DECLARED)  # 257 + 256
+    params.validate(mutate(default_params, "vae.batch_size", 256), DECLARED)  # a VAE's may

@@ -42,6 +42,7 @@ SSHD = Path(os.environ.get("LATENTLAB_SSHD", "/usr/sbin/sshd"))
 PRIVSEP_DIR = Path("/run/sshd")
 START_TIMEOUT_S = 10.0
 COMMAND_TIMEOUT_S = 120
+pytestmark = pytest.mark.e2e
 DATA = {
     "data/labels.csv": b"id,label\n0,shirt\n1,sneaker\n2,bag\n",
     "data/weights.bin": bytes(range(256)) * 4,

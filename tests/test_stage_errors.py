@@ -8,17 +8,23 @@ run every stage in process.
 
 from __future__ import annotations
 
+import gzip
 import importlib
+import os
 import shutil
+import signal
+import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
 import yaml
-from conftest import REPO, quick_params, write_params
+from conftest import MODELS, REPO, quick_params, write_params
 
 from latentlab.core import paths
 from latentlab.core.errors import UserError
+from latentlab.core.fashion_mnist import raw_dir
 from latentlab.core.params import NO_CUDA
 from latentlab.training import DivergedError
 
@@ -33,7 +39,7 @@ STAGES = {
     "train": ["vae"],
     "evaluate": ["vae"],
     "render": ["vae"],
-    "paths": ["vae"],
+    "interpolate": ["vae"],
     "report": [],
 }
 
@@ -149,7 +155,7 @@ def test_a_later_judge_diverging_leaves_no_judge_of_the_earlier_ones(
 @pytest.mark.parametrize(
     ("args", "words"),
     [
-        (["gan"], "unknown model 'gan'; dvc.yaml declares the models ae, vae, ae_wide"),
+        (["gan"], f"unknown model 'gan'; dvc.yaml declares the models {', '.join(MODELS)}\n"),
         (["../runs"], "unknown model '../runs'"),
         (["vae", "7"], "unrecognized arguments: 7"),  # seeds come from params.yaml only
     ],
@@ -213,6 +219,148 @@ def test_download_with_no_good_source(stage_dir, run_stage, repo_params, tmp_pat
     line = final_error_line(result.stderr)
     assert str(empty) in line and "apt-get install dataset-fashion-mnist" in line
     assert not list((stage_dir / "data").rglob("*-ubyte"))
+
+
+def own_data(stage_dir: Path, raw_root: Path) -> Path:
+    """A private copy of the verified data in the scratch repository (not the session's link),
+    for a stage that writes there; its raw folder."""
+    data = stage_dir / "data" / "raw"
+    data.unlink()
+    shutil.copytree(raw_root, data)
+    return raw_dir(data)
+
+
+def gzip_bomb(path: Path, size: int) -> None:
+    """A valid gzip file of `size` zero bytes, about a thousandth of that on disk."""
+    member = gzip.compress(bytes(10 << 20), mtime=0)  # 10 MiB in about 10 KiB
+    with path.open("wb") as f:
+        for _ in range(size // (10 << 20)):
+            f.write(member)  # gzip reads concatenated members as one stream
+
+
+@pytest.mark.parametrize(
+    ("attack", "reason"),
+    [
+        ("etc", "/etc/train-images-idx3-ubyte.gz or /etc/train-images-idx3-ubyte is not there"),
+        ("gzip-bomb", "train-images-idx3-ubyte.gz holds more bytes, not the published 47040016"),
+        ("sparse-3GB", "train-images-idx3-ubyte has 3000000000 bytes, not the published 47040016"),
+    ],
+    ids=["etc", "gzip-bomb", "sparse-3GB"],
+)
+def test_a_source_that_fails_leaves_the_data_as_it_was(
+    attack, reason, stage_dir, run_stage, repo_params, raw_root, tmp_path
+):
+    """The download stage run directly: nothing is copied past the published sizes (a write over
+    64 MiB would kill it), and the four verified files stay, not even replaced."""
+    folder = own_data(stage_dir, raw_root)
+    before = {p.name: (p.stat().st_ino, p.read_bytes()) for p in folder.iterdir()}
+    source = Path("/etc") if attack == "etc" else tmp_path / "source"
+    if attack == "gzip-bomb":
+        source.mkdir()
+        gzip_bomb(source / "train-images-idx3-ubyte.gz", 2_500_000_000)
+    elif attack == "sparse-3GB":
+        source.mkdir()
+        with (source / "train-images-idx3-ubyte").open("wb") as f:
+            f.truncate(3_000_000_000)
+    p = quick_params(repo_params)
+    p["data"]["sources"] = [str(source)]
+    write_params(stage_dir, p)
+    result = run_stage(stage_dir, "download", max_file_size=64 << 20)
+    assert result.returncode == 2, result.stderr
+    assert final_error_line(result.stderr).startswith("error: no source gave all four")
+    assert reason in result.stderr
+    assert {p.name: (p.stat().st_ino, p.read_bytes()) for p in folder.iterdir()} == before
+
+
+def test_a_full_disk_is_one_line_and_leaves_no_file(stage_dir):
+    """The validate stage writing onto a full filesystem (a tmpfs in a mount namespace)."""
+    runs = stage_dir / "runs"
+    runs.mkdir()
+    probe = subprocess.run(
+        ["unshare", "-rm", "sh", "-c", f"mount -t tmpfs -o size=64k tmpfs {runs}"],
+        capture_output=True,
+        text=True,
+    )
+    if probe.returncode:
+        pytest.skip(f"cannot mount a small tmpfs here (unshare -rm: {probe.stderr.strip()})")
+    script = (
+        f"mount -t tmpfs -o size=64k tmpfs runs && (head -c 1M /dev/zero > runs/filler; true) && "
+        f"{sys.executable} -m stages.validate; status=$?; ls -A runs >&2; exit $status"
+    )
+    result = subprocess.run(
+        ["unshare", "-rm", "sh", "-c", script], cwd=stage_dir, capture_output=True, text=True
+    )
+    assert result.returncode == 2
+    lines = result.stderr.splitlines()
+    assert "Traceback" not in result.stderr and lines[-1] == "filler"  # nothing else written
+    assert [line for line in lines if line.startswith("error")] == [
+        "error: no space left on the device to write runs/params.ok, so it was not written; "
+        "free some and rerun the stage"
+    ]
+
+
+def test_ctrl_c_is_one_line(stage_dir, repo_params):
+    p = quick_params(repo_params)
+    p["vae"]["epochs"] = 1000
+    write_params(stage_dir, p)
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "stages.train", "vae"],
+        cwd=stage_dir,
+        env={**env, "OMP_NUM_THREADS": "1"},
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert proc.stderr is not None
+    seen = ""
+    for line in proc.stderr:
+        seen += line
+        if "vae epoch 2/1000" in line:
+            break
+    proc.send_signal(signal.SIGINT)
+    rest = proc.communicate(timeout=60)[1]
+    assert proc.returncode == 130, seen + rest
+    assert final_error_line(rest) == "error: interrupted by Ctrl-C; rerun the stage to finish it"
+    assert not (stage_dir / paths.weights("vae", 1)).exists()
+
+
+@pytest.mark.parametrize("stage", sorted(STAGES))
+def test_a_stage_run_as_a_file_says_how_to_run_it(stage, stage_dir):
+    result = subprocess.run(
+        [sys.executable, f"stages/{stage}.py", *STAGES[stage]],
+        cwd=stage_dir,
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode != 0
+    assert single_error_line(result.stderr) == (
+        f"error: run it from the repository root as `python -m stages.{stage}`"
+    )
+    assert not (stage_dir / "runs").exists()
+
+
+def test_paths_on_codes_of_another_data_limit(stage_dir, run_stage, repo_params):
+    """Codes of 300 test images where data.limit gives 256: refused before any path is decoded."""
+    from latentlab.core.artifacts import save_arrays
+    from latentlab.judge.network import Judge
+    from latentlab.nn.checkpoints import save_weights
+    from latentlab.nn.models import build_model
+
+    p = quick_params(repo_params)
+    channels, vae = p["judge"]["channels"], p["vae"]
+    save_weights(Judge(channels), stage_dir / paths.judge_weights(1))
+    features = np.random.default_rng(0).random((1, 256, 8 * channels), dtype=np.float32)
+    save_arrays(stage_dir / paths.JUDGE_FEATURES, seeds=np.array([1]), features=features)
+    model = build_model(vae["kind"], vae["latent_dim"], vae["hidden"])
+    save_weights(model, stage_dir / paths.weights("vae", 1))
+    save_arrays(stage_dir / paths.codes("vae", 1), codes=np.zeros((300, 2), dtype=np.float32))
+    result = run_stage(stage_dir, "interpolate", "vae")
+    assert result.returncode == 2
+    assert final_error_line(result.stderr) == (
+        "error: runs/vae/codes/seed1.npz holds codes of shape (300, 2), not one 2-D code for "
+        "each of the 256 test images that data.limit 256 gives; rerun `dvc repro evaluate@vae`"
+    )
+    assert not (stage_dir / paths.path_metrics("vae", 1)).exists()
 
 
 def _scratch(tmp_path, params) -> None:
@@ -285,6 +433,11 @@ def test_validate_refuses_cuda_where_torch_sees_no_gpu(
         ("evaluate.knn_k", 1000000, "evaluate.knn_k is 1000000"),
         ("report.figure_dpi", 100000, "report.figure_dpi is 100000"),
         ("latent_map.range", 1e300, "latent_map.range is 1e+300"),
+        # Sources the download would fail on after DVC removed the data (a file, a folder
+        # without the four files, nothing that exists) are refused first.
+        ("data.sources", ["/etc/hostname"], "data.sources[0] is '/etc/hostname', but it must be"),
+        ("data.sources", ["/nowhere", "/etc"], "data.sources[1] is '/etc', but it must be a"),
+        ("data.sources", ["/nowhere"], "data.sources is ['/nowhere'], but none of them exists"),
     ],
 )
 def test_validate_refuses_before_any_other_stage(

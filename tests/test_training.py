@@ -25,10 +25,10 @@ FP32 = runtime.resolve_runtime("cpu", "fp32")
 BF16 = runtime.resolve_runtime("cpu", "bf16")
 
 
-def fresh(kind: str, hidden: list[int], seed: int) -> torch.nn.Module:
+def fresh(kind: str, hidden: list[int], seed: int, **weight: float) -> torch.nn.Module:
     """A new model initialised as the train stage does: the global seed set just before."""
     torch.manual_seed(seed)
-    return build_model(kind, 2, hidden)
+    return build_model(kind, 2, hidden, **weight)
 
 
 def run(models, images, **kwargs):
@@ -45,7 +45,7 @@ def run(models, images, **kwargs):
 def full_loss(model, images) -> float:
     x = runtime.as_pixels(images, CPU)
     noise = model.draw_noise(len(x), torch.Generator().manual_seed(0))
-    return sum(model.loss_terms(x, noise).values()).item()
+    return model.loss(model.loss_terms(x, noise)).item()
 
 
 def test_as_pixels():
@@ -56,29 +56,34 @@ def test_as_pixels():
 
 
 @pytest.mark.parametrize(
-    ("kind", "hidden", "n", "lr", "factor"),
+    ("kind", "hidden", "weight", "n", "lr", "factor"),
     [
         # the lab's linear 2-D AE learns slowly: a larger lr shows the loop works in 32 steps
-        ("ae", [], 512, 3e-2, 0.97),
-        ("vae", [512], 128, 1e-3, 0.85),
-        ("ae", [512], 128, 1e-3, 0.85),
+        ("ae", [], {}, 512, 3e-2, 0.97),
+        ("vae", [512], {}, 128, 1e-3, 0.85),
+        ("ae", [512], {}, 128, 1e-3, 0.85),
+        ("vae", [512], {"beta": 0.0}, 128, 1e-3, 0.85),
+        ("wae", [512], {"mmd_weight": 10.0}, 128, 1e-3, 0.85),
     ],
-    ids=["ae", "vae", "ae_wide"],
+    ids=["ae", "vae", "ae_wide", "vae_nokl", "wae"],
 )
-def test_short_training_lowers_the_loss(small_train, kind, hidden, n, lr, factor):
+def test_short_training_lowers_the_loss(small_train, kind, hidden, weight, n, lr, factor):
     images = small_train[0][:n]
-    model = fresh(kind, hidden, 1)
+    model = fresh(kind, hidden, 1, **weight)
     before = full_loss(model, images)
     history = run(model, images, name=kind, epochs=2, batch_size=32, lr=lr)
     after = full_loss(model, images)
     assert after < factor * before, (before, after)
     assert not model.training  # left in eval mode
     assert [h["epoch"] for h in history] == [1, 2]
-    terms = {"bce", "kl"} if kind == "vae" else {"bce"}
+    terms = {"vae": {"bce", "kl"}, "wae": {"bce", "mmd"}}.get(kind, {"bce"})
     for h in history:
-        assert set(h) == {"epoch", "loss", *terms}
+        assert set(h) == {"epoch", "loss", *terms}  # every term logged, even one weighted 0
         assert math.isfinite(h["loss"])
-        assert h["loss"] == pytest.approx(sum(h[t] for t in terms), rel=1e-5)
+        # the loss is the weighted sum of the terms (a VAE's KL times beta, a WAE's MMD times
+        # mmd_weight)
+        expected = sum(model.term_weights[t] * h[t] for t in terms)
+        assert h["loss"] == pytest.approx(expected, rel=1e-5)
     assert history[1]["loss"] < history[0]["loss"]
 
 
@@ -124,14 +129,24 @@ def test_training_seed_alone_changes_the_result(small_train):
 
 @pytest.mark.parametrize("precision", [FP32, BF16], ids=["fp32", "bf16"])
 @pytest.mark.parametrize(
-    ("kind", "hidden"), [("ae", []), ("vae", [512]), ("ae", [512])], ids=["ae", "vae", "ae_wide"]
+    ("kind", "hidden", "weight"),
+    [
+        ("ae", [], {}),
+        ("vae", [512], {}),
+        ("ae", [512], {}),
+        ("vae", [512], {"beta": 0.0}),
+        ("wae", [512], {"mmd_weight": 10.0}),
+    ],
+    ids=["ae", "vae", "ae_wide", "vae_nokl", "wae"],
 )
-def test_a_seed_trains_alike_alone_and_beside_other_seeds(small_train, kind, hidden, precision):
+def test_a_seed_trains_alike_alone_and_beside_other_seeds(
+    small_train, kind, hidden, weight, precision
+):
     """Seed 2 alone, and stacked with seeds 1 and 3: the same weights, byte for byte, and the
     same losses; a short last batch (200 = 3 x 64 + 8) included."""
     images = small_train[0][:200]
-    alone = {2: fresh(kind, hidden, 2)}
-    together = {seed: fresh(kind, hidden, seed) for seed in (1, 2, 3)}
+    alone = {2: fresh(kind, hidden, 2, **weight)}
+    together = {seed: fresh(kind, hidden, seed, **weight) for seed in (1, 2, 3)}
     h_alone = run(alone, images, epochs=2, runtime=precision)
     h_together = run(together, images, epochs=2, runtime=precision)
     assert h_together[2] == h_alone
@@ -288,7 +303,7 @@ def test_make_optimizer_is_torch_s_fused_adam_bit_for_bit(small_train):
         for model, optimizer in zip(models, (ours, theirs), strict=True):
             optimizer.zero_grad()
             noise = model.draw_noise(len(x), torch.Generator().manual_seed(0))
-            sum(model.loss_terms(x, noise).values()).backward()
+            model.loss(model.loss_terms(x, noise)).backward()
             optimizer.step()
     for a, b in zip(models[0].parameters(), models[1].parameters(), strict=True):
         assert torch.equal(a, b)

@@ -183,6 +183,6 @@ def test_path_measures_of_constant_paths(model_and_judge):
     got, per_path = path_measures(images, judged, [realism.subset_balls(real[0], 1, subsets)])
     assert got["path_evenness"] == pytest.approx(0.25)
     np.testing.assert_allclose(per_path["path_evenness"], [0.25, 0.25])
-    assert set(per_path) == {m.name for m in written_by("paths") if m.per_item}
+    assert set(per_path) == {m.name for m in written_by("interpolate") if m.per_item}
     assert got["path_class_changes"] == [0.0]
     assert got["path_middle_precision"] == [1.0]  # each middle image is its endpoint's image

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import glob
 import io
 import json
@@ -46,6 +47,13 @@ def atomic_path(path: Path) -> Iterator[Path]:
     try:
         yield tmp
         os.replace(tmp, path)
+    except OSError as err:
+        if err.errno not in (errno.ENOSPC, errno.EDQUOT):
+            raise
+        raise UserError(
+            f"no space left on the device to write {path}, so it was not written; free some "
+            f"and rerun the stage"
+        ) from None
     finally:
         tmp.unlink(missing_ok=True)
 
@@ -91,8 +99,12 @@ def read_json(path: Path) -> Any:
         return json.loads(Path(path).read_text())
     except FileNotFoundError:
         raise UserError(f"{path} is missing; run `dvc repro` to make it") from None
-    except json.JSONDecodeError:
-        raise UserError(f"{path} is not valid JSON; run `dvc repro --force` on its stage") from None
+    except (ValueError, RecursionError):  # invalid, a number over 4300 digits, deep nesting
+        raise UserError(
+            f"{path} is not JSON an earlier stage could have written (invalid, nested too deeply "
+            f"or a number too long); restore it with `dvc checkout --force {path}` or rerun "
+            f"its stage"
+        ) from None
 
 
 def save_arrays(path: Path, **arrays: np.ndarray) -> None:

@@ -83,7 +83,7 @@ def _read_verified(path: Path, expected: RawFile) -> np.ndarray:
         if data.size != expected.size or hashlib.md5(data).hexdigest() != expected.md5:
             raise UserError(
                 f"{path} does not match the published MD5 of {expected.name} (changed or "
-                f"damaged); restore it with `dvc checkout {path.parents[1]}` or rerun "
+                f"damaged); restore it with `dvc checkout --force {path.parents[1]}` or rerun "
                 f"`dvc repro --force download`"
             )
         _verified.add(key)

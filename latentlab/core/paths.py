@@ -1,8 +1,8 @@
 """Where every stage reads and writes: one function per artifact.
 
 dvc.yaml declares each stage's output folders (tests/test_dvc_yaml.py checks them against these
-functions). Results a reader compares are small files tracked in git; models, codes,
-maps and images are kept in DVC's cache.
+functions). Every output of the stages between validate and the report is kept in DVC's cache
+(dvc.lock records it); git tracks the report's files.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ REAL_BALLS = JUDGE / "balls.npz"  # every judge's k-NN balls of subsets of the t
 CALIBRATION = JUDGE / "calibration.json"  # the map measures of images of known realism
 VALIDATED = RUNS / "params.ok"
 HEADLINE = REPORTS / "metrics.json"
+VERDICTS = REPORTS / "verdicts.json"  # each claim's verdict, per VAE and autoencoder
 SUMMARY = REPORTS / "summary.csv"
 
 
@@ -65,7 +66,7 @@ def map_file(model: str, seed: int, suffix: str, square: str = "lab") -> Path:
 
 def path_metrics(model: str, seed: int) -> Path:
     """Measures of one run's straight paths between test images."""
-    return RUNS / model / "paths" / f"seed{seed}.json"
+    return RUNS / model / "interpolate" / f"seed{seed}.json"
 
 
 def path_strips(model: str, seed: int) -> Path:

@@ -1,7 +1,10 @@
-"""The lab's losses: BCE summed over pixels and the VAE's closed-form KL, both per image.
+"""The models' losses: BCE summed over pixels and the VAE's closed-form KL, both per image, and
+the WAE's maximum mean discrepancy between a batch of codes and samples of the prior.
 
 Each takes a batch as its last two dimensions (images x values) and averages over its images;
 any leading dimensions are kept, so that several seeds' batches, stacked, give one loss each.
+Sums run per image, then over the images, never over both dimensions at once: a reduction over
+several dimensions adds in an order that depends on the leading ones, and a seed's loss must not.
 """
 
 from __future__ import annotations
@@ -48,6 +51,50 @@ def kl_to_standard_normal(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tenso
     -1/2 * sum(1 + log sigma^2 - mu^2 - sigma^2).
     """
     per_image = -0.5 * torch.sum(1 + logvar - mu.pow(2) - logvar.exp(), dim=-1)
-    # Summed per image, then over the images, never over both dimensions at once: a reduction
-    # over several dimensions adds in an order that depends on the leading ones.
     return per_image.sum(-1) / mu.shape[-2]
+
+
+# The kernel scales s of Tolstikhin et al.'s experiments (their code, wae.py, `mmd_penalty`).
+IMQ_SCALES = (0.1, 0.2, 0.5, 1.0, 2.0, 5.0, 10.0)
+
+
+def _squared_distances(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """||a_i - b_j||^2 for every pair of rows (the last two dimensions; leading ones kept), from
+    the differences themselves: a row's distance to itself is then exactly 0 (the matrix-product
+    shortcut leaves rounding there)."""
+    return (a[..., :, None, :] - b[..., None, :, :]).pow(2).sum(-1)
+
+
+def _pair_sum(kernel: torch.Tensor) -> torch.Tensor:
+    """The sum of a kernel matrix (the last two dimensions), row by row, then over the rows."""
+    return kernel.sum(-1).sum(-1)
+
+
+def mmd_to_prior(codes: torch.Tensor, prior: torch.Tensor) -> torch.Tensor:
+    """Unbiased estimate of the squared maximum mean discrepancy between a batch of codes (n x d)
+    and samples of the prior N(0, I) (m x d), in float32.
+
+    WAE-MMD (Tolstikhin et al., 2018, "Wasserstein Auto-Encoders", algorithm 2): the inverse
+    multiquadratic kernel k(x, y) = C / (C + ||x - y||^2) with C = 2 * d * s (2 d times the
+    prior's variance, scaled), summed over the scales s of IMQ_SCALES as in the paper's code.
+    Within each set the mean runs over pairs of distinct rows (the U-statistic), so the estimate
+    of two samples of one distribution is 0 on average and can come out slightly below 0. A
+    batch statistic, not a per-image one: it needs two or more codes and two or more samples.
+    """
+    n, dim = codes.shape[-2:]
+    m = prior.shape[-2]
+    if n < 2 or m < 2:
+        raise ValueError(f"the MMD needs two or more codes and prior samples, got {n} and {m}")
+    # float32 whatever the encoder computed in (an autocast's bf16 loses the small distances).
+    codes, prior = codes.float(), prior.float()
+    within_q = _squared_distances(codes, codes)
+    within_p = _squared_distances(prior, prior)
+    between = _squared_distances(codes, prior)
+    total = codes.new_zeros(codes.shape[:-2])
+    for scale in IMQ_SCALES:
+        c = 2.0 * dim * scale
+        # k(x, x) = C / C = 1 exactly on each diagonal: removing n (m) of them leaves the pairs.
+        same_q = (_pair_sum(c / (c + within_q)) - n) / (n * (n - 1))
+        same_p = (_pair_sum(c / (c + within_p)) - m) / (m * (m - 1))
+        total = total + same_q + same_p - 2 * _pair_sum(c / (c + between)) / (n * m)
+    return total

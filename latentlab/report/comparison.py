@@ -16,7 +16,9 @@ beside it.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import reduce
 
 import numpy as np
 import pandas as pd
@@ -62,6 +64,27 @@ def square_of(metric: str) -> str:
 
 
 @dataclass(frozen=True)
+class ContrastVerdict:
+    """One measure's verdict on a contrast of models, seed by seed: the sum of each model's value
+    times its weight (weights summing to 0; {vae: 1, ae: -1} is the VAE's gain over the AE),
+    counted in the measure's better direction, held to the noise rules of the module's
+    docstring."""
+
+    metric: str
+    weights: dict[str, float]
+    gains: list[float]  # per seed: the contrast in the better direction (mean over judges)
+    spreads: list[float]  # per seed: the noise the gain must exceed (see the module's docstring)
+    holds: list[bool]
+    verdict: str
+    judges: int
+
+    @property
+    def supported_on(self) -> str:
+        """'k/n' seeds on which the contrast exceeds its noise."""
+        return f"{sum(self.holds)}/{len(self.holds)}"
+
+
+@dataclass(frozen=True)
 class MeasureVerdict:
     """One measure of a claim, VAE `vae` against autoencoder `ae`, seed by seed."""
 
@@ -86,28 +109,74 @@ def _verdict(holds: list[bool]) -> str:
     return MIXED if any(holds) else NOT_SUPPORTED
 
 
-def _gains(vae: pd.DataFrame, ae: pd.DataFrame, metric: str) -> tuple[np.ndarray, np.ndarray]:
-    """Per common seed: the mean over judges of the VAE's gain, and the judges' spread of it."""
-    seeds = vae.index.intersection(ae.index)
-    diff = vae.loc[seeds].to_numpy() - ae.loc[seeds].to_numpy()
-    gain = diff if BY_NAME[metric].better == HIGHER else -diff
+def _common_seeds(frames: list[pd.DataFrame]) -> pd.Index:
+    return reduce(pd.Index.intersection, (f.index for f in frames))
+
+
+def _gains(
+    frames: list[pd.DataFrame], weights: list[float], metric: str
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per common seed: the mean over judges of the contrast in the better direction, and the
+    judges' spread of it."""
+    seeds = _common_seeds(frames)
+    total = sum(w * f.loc[seeds].to_numpy() for f, w in zip(frames, weights, strict=True))
+    gain = total if BY_NAME[metric].better == HIGHER else -total
     spread = gain.std(axis=1, ddof=1) if gain.shape[1] > 1 else np.zeros(len(seeds))
     return gain.mean(axis=1), spread
 
 
-def item_noise(items: pd.DataFrame, metric: str, vae: str, ae: str) -> pd.Series:
-    """Per seed both models have: the standard error of the mean of the item-by-item difference
-    of a per-item measure (`items` as results.gather_items gives it)."""
+def item_noise(items: pd.DataFrame, metric: str, weights: dict[str, float]) -> pd.Series:
+    """Per seed every model of the contrast `weights` has: the standard error of the mean of the
+    item-by-item contrast of a per-item measure (`items` as results.gather_items gives it)."""
     rows = items[items.metric == metric]
-    by_model = {
-        m: rows[rows.model == m].pivot(index="seed", columns="item", values="value")
-        for m in (vae, ae)
-    }
-    seeds = by_model[vae].index.intersection(by_model[ae].index)
-    diff = by_model[vae].loc[seeds] - by_model[ae].loc[seeds]
+    by_model = [
+        rows[rows.model == m].pivot(index="seed", columns="item", values="value") for m in weights
+    ]
+    seeds = _common_seeds(by_model)
+    diff = sum(w * f.loc[seeds] for f, w in zip(by_model, weights.values(), strict=True))
     if diff.isna().to_numpy().any() or diff.shape[1] < 2:
-        raise ValueError(f"{metric}: {vae} and {ae} do not hold the same two or more items")
+        raise ValueError(
+            f"{metric}: {' and '.join(weights)} do not hold the same two or more items"
+        )
     return diff.std(axis=1, ddof=1) / np.sqrt(diff.shape[1])
+
+
+def contrast_verdict(
+    table: pd.DataFrame,
+    metric: str,
+    weights: dict[str, float],
+    square: str | None = None,
+    items: pd.DataFrame | None = None,
+) -> ContrastVerdict:
+    """The verdict of one measure on the contrast `weights` (model -> weight), with the
+    leave-one-judge-out check for judge-based ones; a map's measure is decided over `square` (the
+    lab's by default, or "own": each model's own). A per-item measure needs `items`
+    (results.gather_items) for its noise."""
+    square = square_of(metric) if square is None or not square_of(metric) else square
+    frames = [seed_values(table, m, metric, square) for m in weights]
+    factors = list(weights.values())
+    seeds = _common_seeds(frames)
+    if seeds.empty:
+        raise ValueError(f"{metric}: {' and '.join(weights)} have no seed in common")
+    gains, spreads = _gains(frames, factors, metric)
+    if BY_NAME[metric].per_item:
+        if items is None:
+            raise ValueError(f"{metric} is a mean over items: its verdict needs their values")
+        spreads = item_noise(items, metric, weights).reindex(seeds).to_numpy()
+        if np.isnan(spreads).any():
+            raise ValueError(f"{metric}: the per-item values miss a seed of {' or '.join(weights)}")
+    holds = [bool(g > s) for g, s in zip(gains, spreads, strict=True)]
+    verdict = _verdict(holds)
+    judges = frames[0].shape[1] if BY_NAME[metric].per_judge else 0
+    if judges > 1:
+        for left_out in frames[0].columns:
+            g, s = _gains([f.drop(columns=left_out) for f in frames], factors, metric)
+            if _verdict([bool(x > y) for x, y in zip(g, s, strict=True)]) != verdict:
+                verdict = NOT_DECIDED
+                break
+    return ContrastVerdict(
+        metric, dict(weights), list(gains), list(spreads), holds, verdict, judges
+    )
 
 
 def measure_verdict(
@@ -118,31 +187,10 @@ def measure_verdict(
     square: str | None = None,
     items: pd.DataFrame | None = None,
 ) -> MeasureVerdict:
-    """The verdict of one measure, with the leave-one-judge-out check for judge-based ones; a
-    map's measure is decided over `square` (the lab's by default, or "own": each model's own).
-    A per-item measure needs `items` (results.gather_items) for its noise."""
-    square = square_of(metric) if square is None or not square_of(metric) else square
-    v, a = seed_values(table, vae, metric, square), seed_values(table, ae, metric, square)
-    if v.index.intersection(a.index).empty:
-        raise ValueError(f"{metric}: {vae} and {ae} have no seed in common")
-    gains, spreads = _gains(v, a, metric)
-    if BY_NAME[metric].per_item:
-        if items is None:
-            raise ValueError(f"{metric} is a mean over items: its verdict needs their values")
-        noise = item_noise(items, metric, vae, ae)
-        spreads = noise.reindex(v.index.intersection(a.index)).to_numpy()
-        if np.isnan(spreads).any():
-            raise ValueError(f"{metric}: the per-item values miss a seed of {vae} or {ae}")
-    holds = [bool(g > s) for g, s in zip(gains, spreads, strict=True)]
-    verdict = _verdict(holds)
-    judges = v.shape[1] if BY_NAME[metric].per_judge else 0
-    if judges > 1:
-        for left_out in v.columns:
-            g, s = _gains(v.drop(columns=left_out), a.drop(columns=left_out), metric)
-            if _verdict([bool(x > y) for x, y in zip(g, s, strict=True)]) != verdict:
-                verdict = NOT_DECIDED
-                break
-    return MeasureVerdict(metric, vae, ae, list(gains), list(spreads), holds, verdict, judges)
+    """The verdict of one measure, the VAE `vae` against the autoencoder `ae` (the contrast
+    {vae: 1, ae: -1} of contrast_verdict, which says how the square and `items` are used)."""
+    c = contrast_verdict(table, metric, {vae: 1.0, ae: -1.0}, square, items)
+    return MeasureVerdict(metric, vae, ae, c.gains, c.spreads, c.holds, c.verdict, c.judges)
 
 
 @dataclass(frozen=True)
@@ -170,7 +218,7 @@ class ClaimVerdict:
         return f"{self.verdict} ({self.note})" if self.note else self.verdict
 
 
-def claim_verdict(measures: list[MeasureVerdict]) -> ClaimVerdict:
+def claim_verdict(measures: Sequence[MeasureVerdict | ContrastVerdict]) -> ClaimVerdict:
     """Combine a claim's measures (see ClaimVerdict)."""
     decided = {m.verdict for m in measures if m.verdict != NOT_DECIDED}
     undecided = sum(m.verdict == NOT_DECIDED for m in measures)
@@ -198,11 +246,15 @@ class ClaimResult:
 
 
 def vaes_and_aes(p: Params) -> tuple[list[str], list[str]]:
-    """The VAEs and the autoencoders among the compared models, in `report.models`' order."""
-    kinds = {m.name: m.kind for m in p.compared}
+    """The VAEs and the autoencoders among the compared models, in `report.models`' order.
+
+    The write-up's VAE is trained with its KL term: a VAE with beta 0 is a cell of the
+    mechanisms' factorial (report/factorial.py), not a VAE the claims are about, and a WAE is
+    neither a VAE nor the lab's autoencoder.
+    """
     return (
-        [n for n in p.report.models if kinds[n] == "vae"],
-        [n for n in p.report.models if kinds[n] == "ae"],
+        [m.name for m in p.compared if m.kind == "vae" and m.beta > 0],
+        [m.name for m in p.compared if m.kind == "ae"],
     )
 
 
@@ -242,3 +294,18 @@ def claim_results_by_vae(
     (the report then has no comparison)."""
     vaes, aes = vaes_and_aes(p)
     return {vae: claim_results(table, vae, aes, items) for vae in vaes} if aes else {}
+
+
+def verdict_record(verdicts: dict[str, list[ClaimResult]]) -> dict[str, dict[str, dict[str, str]]]:
+    """Each claim's verdict as reports/verdicts.json holds it, a DVC metric that `dvc exp show`
+    and `make compare` display: {vae: {ae: {claim key: verdict}}}, and `<key>_own` for a claim
+    about the map judged over each model's own square (`claim_results_by_vae`'s result in; the
+    verdict word alone, without the count of undecided measures the report gives beside it)."""
+    record: dict[str, dict[str, dict[str, str]]] = {}
+    for vae, results in verdicts.items():
+        for result in results:
+            for ae, verdict in result.verdicts.items():
+                record.setdefault(vae, {}).setdefault(ae, {})[result.claim.key] = verdict.verdict
+            for ae, verdict in result.own_verdicts.items():
+                record[vae][ae][f"{result.claim.key}_own"] = verdict.verdict
+    return record

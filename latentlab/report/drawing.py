@@ -35,7 +35,9 @@ def _image(path: Path, stage: str) -> np.ndarray:
     try:
         with Image.open(path) as image:
             return np.asarray(image)
-    except OSError:  # FileNotFoundError and PIL's UnidentifiedImageError included
+    # FileNotFoundError and PIL's UnidentifiedImageError are OSErrors; PIL refuses an image of
+    # more than twice its MAX_IMAGE_PIXELS (a 20000 x 20000 PNG) before decoding it.
+    except (OSError, Image.DecompressionBombError):
         raise UserError(f"{path} is missing or unreadable; rerun `dvc repro {stage}`") from None
 
 
@@ -46,10 +48,14 @@ def _curves(p: Params) -> dict[str, dict[int, list[dict[str, float]]]]:
         by_seed: dict[int, dict[int, dict[str, float]]] = {}
         for file in sorted((paths.train_dir(m.name) / "plots" / "custom").glob("*.json")):
             rows = read_json(file)
-            for row in rows if isinstance(rows, list) else []:
-                by_seed.setdefault(int(row["seed"]), {}).setdefault(
-                    int(row["epoch"]), {"epoch": row["epoch"]}
-                )[file.stem] = row[file.stem]
+            for i, row in enumerate(rows if isinstance(rows, list) else []):
+                row = row if isinstance(row, dict) else {}
+                seed, epoch, value = (
+                    results.finite_number(row.get(key), file, f"[{i}].{key}")
+                    for key in ("seed", "epoch", file.stem)
+                )
+                frame = by_seed.setdefault(int(seed), {})
+                frame.setdefault(int(epoch), {"epoch": int(epoch)})[file.stem] = value
         if sorted(by_seed) != sorted(p.seeds):
             raise UserError(
                 f"{paths.train_dir(m.name)} holds curves of seeds {sorted(by_seed)}, "

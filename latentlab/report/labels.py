@@ -15,12 +15,18 @@ LABELS = {
     "loss": "final train loss per image",
     "bce": "final train BCE per image",
     "kl": "final train KL per image",
+    "mmd": "final train MMD of the codes from the prior (per batch)",
     # evaluate: the test set
     "test_bce": "test reconstruction BCE per image (mean code)",
     "test_neg_elbo": "test -ELBO per image",
     "test_kl": "test KL per image",
     "log_likelihood": "test log-likelihood, importance-weighted ({iw_samples} samples)",
     "knn_accuracy": "{knn_k}-NN class accuracy of test codes",
+    # evaluate: is each model what its name claims? (the mechanisms' diagnostics)
+    "posterior_sigma": "mean posterior sigma of the test images",
+    "spread_to_sigma": "test codes' spread / mean posterior sigma",
+    "code_eigenvalue_largest": "largest eigenvalue of the test codes' covariance",
+    "code_eigenvalue_smallest": "smallest eigenvalue of the test codes' covariance",
     # render: each map
     "codes_in_square": "test codes inside the mapped square",
     "tiles_with_data": "tiles that hold a test code",
@@ -43,8 +49,20 @@ LABELS = {
     "test_accuracy": "judge's test accuracy",
 }
 
-# One sentence for each measure that tests a claim (report.comparison.CLAIMS).
+# One sentence for each measure that tests a claim (report.comparison.CLAIMS) and for each of the
+# mechanisms' diagnostics.
 MEANINGS = {
+    "posterior_sigma": "The encoder's sigma, averaged over the test images and the code's "
+    "dimensions: how wide the distribution is that the VAE encodes each image as.",
+    "spread_to_sigma": "The standard deviation of the test images' posterior means (averaged over "
+    "the code's dimensions) over the mean posterior sigma: how many sigmas the codes span, so the "
+    "larger it is, the more each image's distribution is a point among the others.",
+    "codes_in_square": "The share of the test images whose code lies inside the mapped square: "
+    "where the map is decoded from codes real images have.",
+    "code_eigenvalue_largest": "The variance of the test codes (a VAE's posterior means) along "
+    "their longest principal axis: 1 for codes distributed as the prior N(0, I).",
+    "code_eigenvalue_smallest": "The variance of the test codes along their shortest principal "
+    "axis: 1 for codes distributed as the prior N(0, I).",
     "coverage": "The share of test images whose {k}-nearest-neighbour ball among real images, "
     "in a judge's features, holds at least one map tile (Naeem et al., 2020).",
     "classes_present": "The classes that own at least {min_tiles} tiles which a judge classifies "
@@ -72,8 +90,8 @@ def _fill(text: str, p: Params) -> str:
         k=p.realism.k,
         min_tiles=p.latent_map.min_tiles,
         min_confidence=p.latent_map.min_confidence,
-        steps=p.paths.steps,
-        pairs=p.paths.pairs,
+        steps=p.interpolate.steps,
+        pairs=p.interpolate.pairs,
     )
 
 

@@ -8,6 +8,10 @@ metrics (latentlab/analysis/metrics.py).
 
 from __future__ import annotations
 
+import math
+import reprlib
+from typing import Any
+
 import numpy as np
 import pandas as pd
 
@@ -22,7 +26,34 @@ from latentlab.core.params import Params
 COLUMNS = ["model", "seed", "square", "metric", "judge", "value"]
 ITEM_COLUMNS = ["model", "seed", "metric", "item", "value"]
 SQUARES = ("lab", "own")
-RUN_STAGES = ("train", "evaluate", "render", "paths")  # the stages that measure each run
+RUN_STAGES = ("train", "evaluate", "render", "interpolate")  # the stages that measure each run
+
+
+def finite_number(value: Any, file: object, key: str) -> float:
+    """`value` as a float, refused unless it is a finite number (not NaN, infinity, text or
+    a boolean), in one sentence naming the file and the key."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        try:
+            number = float(value)
+        except OverflowError:  # an integer beyond any float
+            number = math.inf
+        if math.isfinite(number):
+            return number
+    raise UserError(
+        f"{file}: {key} is {reprlib.repr(value)}, but it must be a finite number; restore the "
+        f"file with `dvc checkout --force {file}` or rerun the stage that writes it"
+    )
+
+
+def _mapping(value: Any, file: object, key: str = "") -> dict:
+    """A JSON object of a stage's results, refused (naming the file and key) if it is not one."""
+    if not isinstance(value, dict):
+        where = f"{key} " if key else ""
+        raise UserError(
+            f"{file}: {where}is {reprlib.repr(value)}, not an object of results; restore the "
+            f"file with `dvc checkout --force {file}` or rerun the stage that writes it"
+        )
+    return value
 
 
 def _rows(
@@ -33,23 +64,28 @@ def _rows(
     file: object,
     names: list[str],
     judges: list[int],
+    where: str = "",
 ) -> list[tuple]:
+    """The table's rows of the metrics `names` in `values`, the object at key `where` of `file`."""
     rows = []
+    values = _mapping(values, file, where)
     for name in names:
+        key = f"{where}.{name}" if where else name
         if name not in values:
-            raise UserError(f"{file} has no {name!r}; rerun `dvc repro` to rewrite it")
+            raise UserError(f"{file} has no {key!r}; rerun `dvc repro` to rewrite it")
         value = values[name]
         if BY_NAME[name].per_judge:
             if not isinstance(value, list) or len(value) != len(judges):
                 raise UserError(
-                    f"{file}: {name} does not hold one value per judge "
+                    f"{file}: {key} does not hold one value per judge "
                     f"({len(judges)}); rerun `dvc repro`"
                 )
             rows += [
-                (model, seed, square, name, j, float(v)) for j, v in zip(judges, value, strict=True)
+                (model, seed, square, name, j, finite_number(v, file, f"{key}[{i}]"))
+                for i, (j, v) in enumerate(zip(judges, value, strict=True))
             ]
         else:
-            rows.append((model, seed, square, name, 0, float(value)))
+            rows.append((model, seed, square, name, 0, finite_number(value, file, key)))
     return rows
 
 
@@ -58,52 +94,78 @@ def gather(p: Params) -> pd.DataFrame:
     judges = p.judge.seeds
     rows: list[tuple] = []
     judge_file = paths.JUDGE / "metrics.json"
-    judge_metrics = read_json(judge_file)
+    judge_metrics = _mapping(read_json(judge_file), judge_file)
     for j in judges:
         rows += _rows(
-            "judge", j, "", judge_metrics.get(f"seed{j}", {}), judge_file, ["test_accuracy"], judges
+            "judge",
+            j,
+            "",
+            judge_metrics.get(f"seed{j}", {}),
+            judge_file,
+            ["test_accuracy"],
+            judges,
+            f"seed{j}",
         )
     for m in p.compared:
         names = {stage: [x.name for x in written_by(stage, m.kind)] for stage in RUN_STAGES}
         train_file = paths.train_dir(m.name) / "metrics.json"
-        trained = read_json(train_file)
+        trained = _mapping(read_json(train_file), train_file)
         for seed in p.seeds:
-            files = {
-                "train": (train_file, trained.get(f"seed{seed}", {})),
-                "evaluate": (paths.eval_metrics(m.name, seed), None),
-                "paths": (paths.path_metrics(m.name, seed), None),
-            }
-            for stage, (file, values) in files.items():
-                values = read_json(file) if values is None else values
-                rows += _rows(m.name, seed, "", values, file, names[stage], judges)
+            rows += _rows(
+                m.name,
+                seed,
+                "",
+                trained.get(f"seed{seed}", {}),
+                train_file,
+                names["train"],
+                judges,
+                f"seed{seed}",
+            )
+            for stage, file in (
+                ("evaluate", paths.eval_metrics(m.name, seed)),
+                ("interpolate", paths.path_metrics(m.name, seed)),
+            ):
+                rows += _rows(m.name, seed, "", read_json(file), file, names[stage], judges)
             file = paths.map_metrics(m.name, seed)
-            rendered = read_json(file)
+            rendered = _mapping(read_json(file), file)
             for square in SQUARES:
                 rows += _rows(
-                    m.name, seed, square, rendered.get(square, {}), file, names["render"], judges
+                    m.name,
+                    seed,
+                    square,
+                    rendered.get(square, {}),
+                    file,
+                    names["render"],
+                    judges,
+                    square,
                 )
     return pd.DataFrame(rows, columns=COLUMNS)
 
 
 def gather_items(p: Params) -> pd.DataFrame:
     """Every compared model's per-item values of the measures that are means over items (each
-    path's evenness): one row per (model, seed, metric, item), from the paths stage's strips.
+    path's evenness): one row per (model, seed, metric, item), from the interpolate stage's strips.
     Item i must be the same pair of test images for every model and seed, or nothing is paired."""
     names = [m.name for m in METRICS if m.per_item]
-    if any(BY_NAME[n].stage != "paths" for n in names):
-        raise ValueError("only the paths stage keeps per-item values (in its strips files)")
+    if any(BY_NAME[n].stage != "interpolate" for n in names):
+        raise ValueError("only the interpolate stage keeps per-item values (in its strips files)")
     frames, first = [], None
     for m in p.compared:
         for seed in p.seeds:
             file = paths.path_strips(m.name, seed)
             pairs, *arrays = load_arrays(file, "pairs", *names)
-            rerun = f"rerun `dvc repro paths@{m.name}`"
-            if pairs.shape != (p.paths.pairs, 2) or any(
-                a.shape != (p.paths.pairs,) for a in arrays
+            rerun = f"rerun `dvc repro interpolate@{m.name}`"
+            if pairs.shape != (p.interpolate.pairs, 2) or any(
+                a.shape != (p.interpolate.pairs,) for a in arrays
             ):
                 raise UserError(
-                    f"{file} does not hold paths.pairs ({p.paths.pairs}) paths; {rerun}"
+                    f"{file} does not hold interpolate.pairs ({p.interpolate.pairs}) paths; {rerun}"
                 )
+            for name, values in zip(names, arrays, strict=True):
+                if not np.issubdtype(values.dtype, np.number) or not np.isfinite(values).all():
+                    raise UserError(
+                        f"{file}: {name} holds a value that is not a finite number; {rerun}"
+                    )
             first = (file, pairs) if first is None else first
             if not np.array_equal(pairs, first[1]):
                 raise UserError(f"{file} pairs other test images than {first[0]}; {rerun}")
@@ -130,13 +192,15 @@ def tiles_per_class(p: Params) -> dict[str, list[float]]:
         per_seed = []
         for seed in p.seeds:
             file = paths.map_metrics(m.name, seed)
-            owned = read_json(file).get("lab", {}).get("tiles_per_class")
+            owned = _mapping(_mapping(read_json(file), file).get("lab", {}), file, "lab")
+            owned = owned.get("tiles_per_class")
             if not isinstance(owned, dict) or set(owned) != set(CLASSES):
                 raise UserError(
                     f"{file} has no tiles per class of the lab's square; rerun "
                     f"`dvc repro render@{m.name}`"
                 )
-            per_seed.append([float(owned[c]) for c in CLASSES])
+            key = "lab.tiles_per_class"
+            per_seed.append([finite_number(owned[c], file, f"{key}.{c}") for c in CLASSES])
         counts[m.name] = list(np.mean(per_seed, axis=0))
     return counts
 
@@ -145,7 +209,7 @@ def gather_calibration(p: Params) -> pd.DataFrame:
     """The calibrate stage's measures of the reference images: per (reference, metric) the mean
     and standard deviation over the judges, in the order the stage wrote them."""
     file = paths.CALIBRATION
-    measured = read_json(file)
+    measured = _mapping(read_json(file), file)
     if list(measured) != list(REFERENCE_SETS):
         raise UserError(
             f"{file} holds the sets {', '.join(measured)}, not {', '.join(REFERENCE_SETS)}; "
@@ -155,13 +219,17 @@ def gather_calibration(p: Params) -> pd.DataFrame:
     rows = []
     for reference, values in measured.items():
         for name in names:
-            judged = values.get(name)
+            judged = _mapping(values, file, reference).get(name)
             if not isinstance(judged, list) or len(judged) != len(p.judge.seeds):
                 raise UserError(
                     f"{file}: {reference} has no {name} with one value per judge; rerun "
                     f"`dvc repro calibrate`"
                 )
-            rows += [(reference, name, float(v)) for v in judged]
+            key = f"{reference}.{name}"
+            rows += [
+                (reference, name, finite_number(v, file, f"{key}[{i}]"))
+                for i, v in enumerate(judged)
+            ]
     long = pd.DataFrame(rows, columns=["reference", "metric", "value"])
     summary = long.groupby(["reference", "metric"], sort=False)["value"].agg(
         mean="mean", std_judges="std"
