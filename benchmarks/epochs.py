@@ -32,6 +32,7 @@ from latentlab.core.fashion_mnist import load_split
 from latentlab.nn.losses import kl_to_standard_normal
 from latentlab.nn.models import LatentModel, build_model
 from latentlab.nn.runtime import keep_freed_memory, native_bf16, resolve_runtime
+from latentlab.nn.trained import new_model
 from latentlab.training import train
 
 MEASURES = ("floor", "floor_bf16", "ours_vae", "lab_vae", "ours_ae")  # the order of each repeat
@@ -179,7 +180,7 @@ def marginal_epoch(
     models = {}
     for seed in seeds:
         torch.manual_seed(seed)  # the initial weights too: the same seed must give the same model
-        models[seed] = build_model(mp.kind, mp.latent_dim, mp.hidden)
+        models[seed] = new_model(mp)
     ends: list[float] = []
     train(
         models,
