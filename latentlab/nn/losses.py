@@ -61,13 +61,24 @@ IMQ_SCALES = (0.1, 0.2, 0.5, 1.0, 2.0, 5.0, 10.0)
 def _squared_distances(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     """||a_i - b_j||^2 for every pair of rows (the last two dimensions; leading ones kept), from
     the differences themselves: a row's distance to itself is then exactly 0 (the matrix-product
-    shortcut leaves rounding there)."""
-    return (a[..., :, None, :] - b[..., None, :, :]).pow(2).sum(-1)
+    shortcut leaves rounding there). Summed coordinate by coordinate, so that no pairs x pairs x
+    dimensions array is made (a code has two dimensions)."""
+    total = None
+    for k in range(a.shape[-1]):
+        diff = a[..., :, None, k] - b[..., None, :, k]
+        total = diff * diff if total is None else total + diff * diff
+    assert total is not None
+    return total
 
 
 def _pair_sum(kernel: torch.Tensor) -> torch.Tensor:
     """The sum of a kernel matrix (the last two dimensions), row by row, then over the rows."""
     return kernel.sum(-1).sum(-1)
+
+
+def _imq(squared: torch.Tensor, dim: int) -> torch.Tensor:
+    """The inverse multiquadratic kernel summed over IMQ_SCALES, C / (C + d) with C = 2 dim s."""
+    return sum(c / (c + squared) for c in (2.0 * dim * s for s in IMQ_SCALES))
 
 
 def mmd_to_prior(codes: torch.Tensor, prior: torch.Tensor) -> torch.Tensor:
@@ -87,14 +98,9 @@ def mmd_to_prior(codes: torch.Tensor, prior: torch.Tensor) -> torch.Tensor:
         raise ValueError(f"the MMD needs two or more codes and prior samples, got {n} and {m}")
     # float32 whatever the encoder computed in (an autocast's bf16 loses the small distances).
     codes, prior = codes.float(), prior.float()
-    within_q = _squared_distances(codes, codes)
-    within_p = _squared_distances(prior, prior)
-    between = _squared_distances(codes, prior)
-    total = codes.new_zeros(codes.shape[:-2])
-    for scale in IMQ_SCALES:
-        c = 2.0 * dim * scale
-        # k(x, x) = C / C = 1 exactly on each diagonal: removing n (m) of them leaves the pairs.
-        same_q = (_pair_sum(c / (c + within_q)) - n) / (n * (n - 1))
-        same_p = (_pair_sum(c / (c + within_p)) - m) / (m * (m - 1))
-        total = total + same_q + same_p - 2 * _pair_sum(c / (c + between)) / (n * m)
-    return total
+    # k(x, x) = C / C = 1 exactly on each diagonal, once per scale: removing them leaves the pairs.
+    scales = len(IMQ_SCALES)
+    same_q = (_pair_sum(_imq(_squared_distances(codes, codes), dim)) - scales * n) / (n * (n - 1))
+    same_p = (_pair_sum(_imq(_squared_distances(prior, prior), dim)) - scales * m) / (m * (m - 1))
+    between = _pair_sum(_imq(_squared_distances(codes, prior), dim)) / (n * m)
+    return same_q + same_p - 2 * between
