@@ -718,7 +718,7 @@ def test_params_edited_while_a_stage_runs_are_not_recorded(pipeline: Path, tmp_p
                 stderr=subprocess.STDOUT,
             )
             deadline = time.monotonic() + 120
-            while "training ae (seed 1)" not in log_path.read_text():
+            while "training ae (seeds" not in log_path.read_text():
                 assert proc.poll() is None and time.monotonic() < deadline, log_path.read_text()
                 time.sleep(0.05)
             set_params(pipeline, **{"ae.lr": 0.003})
@@ -853,7 +853,7 @@ def test_a_vae_change_runs_the_vae_s_stages_and_restores_the_rest(pipeline: Path
     run-cache never saves. Then, back at the first params, so do the VAE's stages."""
     first = run(["git", "rev-list", "--max-parents=0", "HEAD"], pipeline).stdout.strip()
     clone = shared_cache_clone(pipeline, tmp_path / "clone", first)
-    everything = {"validate", "download", "judge", "calibrate", "report"} | per_model(
+    everything = {"validate", "download", "judge", "balls", "calibrate", "report"} | per_model(
         ("train", "evaluate", "render", "interpolate")
     )
     vae = per_model(("train", "evaluate", "render", "interpolate"), ["vae"])
