@@ -91,7 +91,7 @@ def test_clearly_better_on_every_seed_with_judges_agreeing_is_supported():
     ae = [[0.50, 0.52, 0.49], [0.51, 0.50, 0.50], [0.40, 0.41, 0.42]]
     v = verdict_of("precision", vae, ae)
     assert v.verdict == SUPPORTED
-    assert v.holds == [True, True, True] and v.supported_on == "3/3"
+    assert v.holds == [True, True, True] and v.supported_on == "3 of 3"
     assert v.judges == 3 and (v.metric, v.vae, v.ae) == ("precision", "vae", "ae")
     # gains by hand: seed 1's per-judge gains are 0.30, 0.29, 0.30
     assert v.gains[0] == pytest.approx((0.30 + 0.29 + 0.30) / 3)
@@ -101,7 +101,7 @@ def test_clearly_better_on_every_seed_with_judges_agreeing_is_supported():
 def test_clearly_worse_is_not_supported():
     v = verdict_of("coverage", [[0.2, 0.2, 0.21]] * 3, [[0.6, 0.61, 0.6]] * 3)
     assert v.verdict == NOT_SUPPORTED
-    assert v.holds == [False] * 3 and v.supported_on == "0/3"
+    assert v.holds == [False] * 3 and v.supported_on == "0 of 3"
     assert all(g < 0 for g in v.gains)
 
 
@@ -110,7 +110,7 @@ def test_better_on_two_seeds_of_three_is_mixed():
     ae = [[0.5, 0.5, 0.5]] * 3
     v = verdict_of("precision", vae, ae)
     assert v.verdict == MIXED
-    assert v.holds == [True, True, False] and v.supported_on == "2/3"
+    assert v.holds == [True, True, False] and v.supported_on == "2 of 3"
 
 
 def test_a_gain_smaller_than_the_judges_spread_does_not_hold():

@@ -86,19 +86,9 @@ class ContrastVerdict:
     reasons: tuple[str, ...] = ()  # why it is not decided, when it is not
 
     @property
-    def reason(self) -> str:
-        """Why it is not decided, in one phrase ("" when it is decided)."""
-        return "; ".join(self.reasons)
-
-    @property
     def short_reason(self) -> str:
         """Why it is not decided, each reason in its short form ("" when it is decided)."""
         return "; ".join(dict.fromkeys(r.partition(":")[0] for r in self.reasons))
-
-    @property
-    def supported_on(self) -> str:
-        """'k/n' seeds on which the contrast exceeds its noise."""
-        return f"{sum(self.holds)}/{len(self.holds)}"
 
 
 @dataclass(frozen=True)
@@ -116,19 +106,14 @@ class MeasureVerdict:
     reasons: tuple[str, ...] = ()  # why it is not decided, when it is not
 
     @property
-    def reason(self) -> str:
-        """Why it is not decided, in one phrase ("" when it is decided)."""
-        return "; ".join(self.reasons)
-
-    @property
     def short_reason(self) -> str:
         """Why it is not decided, each reason in its short form ("" when it is decided)."""
         return "; ".join(dict.fromkeys(r.partition(":")[0] for r in self.reasons))
 
     @property
     def supported_on(self) -> str:
-        """'k/n' seeds on which the claim holds."""
-        return f"{sum(self.holds)}/{len(self.holds)}"
+        """'k of n' seeds on which the claim holds."""
+        return f"{sum(self.holds)} of {len(self.holds)}"
 
 
 def _verdict(holds: list[bool]) -> str:

@@ -5,6 +5,7 @@ fixed prose of report.md.j2 (a Jinja2 template beside this module).
 
 from __future__ import annotations
 
+import math
 import re
 from pathlib import Path
 
@@ -89,6 +90,15 @@ def metrics_table(numbers: Numbers, models: list[str], p: Params) -> str:
     return pd.DataFrame(rows).to_markdown(index=False)
 
 
+def _spreads(calibration: pd.DataFrame, metric: str) -> str:
+    """Real images' lead over noise on `metric` in the judges' spreads of it (instruments'
+    SEPARATION floor): "?" with one judge, "∞" where the judges agree exactly."""
+    gap, spread = instruments.separation(calibration, metric)
+    if math.isnan(spread):
+        return "?"
+    return f"{gap / spread:.3g}" if spread > 0 else ("∞" if gap > 0 else "0")
+
+
 def calibration_table(
     calibration: pd.DataFrame, numbers: Numbers, models: list[str], p: Params
 ) -> str:
@@ -106,6 +116,7 @@ def calibration_table(
                 "fooled by": "real images score no better than noise"
                 if fooled is None
                 else ", ".join(REFERENCES[t] for t in fooled) or "neither",
+                "real lead over noise, in judges' spreads": _spreads(calibration, metric),
             }
         )
     return pd.DataFrame(rows).to_markdown(index=False)
@@ -192,7 +203,7 @@ def _design(fact: Factorial | None, summary: pd.DataFrame, p: Params) -> dict[st
                 "**Why.** The compared models hold no complete 2 x 2 design of the two mechanisms "
                 "(points or distributions, each with and without a prior term, sharing hidden "
                 "layers and training), so which of them carries a VAE's advantage is not tested."
-            ]
+            ],
         }
     return {
         "why": mechanisms.why(fact, summary),
