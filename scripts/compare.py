@@ -30,7 +30,7 @@ from tabulate import tabulate
 
 from latentlab.analysis.metrics import BY_NAME, HIGHER, LOWER
 from latentlab.core.paths import HEADLINE, VERDICTS
-from latentlab.report.comparison import CLAIMS
+from latentlab.report.comparison import CLAIMS, MECHANISM_KEY
 
 REPO = Path(__file__).resolve().parents[1]
 WIDTH = 100
@@ -184,7 +184,10 @@ def metric_rows(runs: list[Run]) -> list[list[str]]:
 
 
 def _claim_label(key: str) -> str:
-    """`vae.ae_wide.kinds_own` -> `kinds, own squares: vae vs ae_wide`."""
+    """`vae.ae_wide.kinds_own` -> `kinds, own squares: vae vs ae_wide`; the factorial's
+    `mechanism.kinds` -> `kinds: what carries it (2 x 2)`."""
+    if key.startswith(f"{MECHANISM_KEY}."):
+        return f"{key.removeprefix(MECHANISM_KEY + '.')}: what carries it (2 x 2)"
     vae, ae, claim = key.split(".", 2)
     square = ", own squares" if claim.endswith(OWN) else ""
     return f"{claim.removesuffix(OWN)}{square}: {vae} vs {ae}"

@@ -9,7 +9,8 @@ import logging
 
 from latentlab.core import paths
 from latentlab.core.artifacts import write_bytes, write_json
-from latentlab.report import drawing, results, text
+from latentlab.report import drawing, factorial, instruments, results, text
+from latentlab.report.answer import CLAIM_MEASURES
 from latentlab.report.comparison import claim_results_by_vae, verdict_record
 from stages import log_written, stage_entry, stage_params
 
@@ -24,16 +25,23 @@ def main() -> None:
     # that a missing or stale file is refused with the report as it was.
     table = results.gather(p)
     summary = results.summarise(table)
-    verdicts = claim_results_by_vae(p, table, results.gather_items(p))
+    items = results.gather_items(p)
     calibration = results.gather_calibration(p)
+    accuracy = results.Numbers(summary).mean("judge", "test_accuracy")
+    weak = instruments.too_weak(calibration, accuracy, list(CLAIM_MEASURES))
+    verdicts = claim_results_by_vae(p, table, items, weak)
+    cells = factorial.design_cells(p)
+    fact = factorial.factorial(cells, table, items, weak) if cells else None
     log.info("drawing the figures of %s", ", ".join(p.report.models))
-    drawn = drawing.draw(p)
+    drawn = drawing.draw(p, cells)
     write_bytes(
         paths.REPORTS / "report.md",
-        text.report(p, summary, table, verdicts, calibration, drawn).encode(),
+        text.report(p, summary, table, verdicts, fact, calibration, drawn).encode(),
     )
     write_json(paths.HEADLINE, results.headline(summary, p))
-    write_json(paths.VERDICTS, verdict_record(verdicts))
+    write_json(
+        paths.VERDICTS, verdict_record(verdicts, factorial.mechanism_record(fact) if fact else None)
+    )
     write_bytes(paths.SUMMARY, summary.to_csv(index=False, float_format="%.6g").encode())
     log_written(
         log,

@@ -24,7 +24,10 @@ HEADLINE = {
     "ae": {"test_bce": 309.0, "coverage": 0.015},
     "vae": {"test_bce": 258.35, "frechet_distance": 98.6, "codes_in_square": 0.9996},
 }
-VERDICTS = {"vae": {"ae": {"kinds": "supported", "kinds_own": "mixed", "smooth": "not decided"}}}
+VERDICTS = {
+    "vae": {"ae": {"kinds": "supported", "kinds_own": "mixed", "smooth": "not decided"}},
+    "mechanism": {"kinds": "prior term alone"},
+}
 
 
 def entry(
@@ -128,6 +131,7 @@ def test_verdict_rows_name_the_claim_the_square_and_the_models():
         ["kinds: vae vs ae", "supported", "mixed"],
         ["kinds, own squares: vae vs ae", "mixed", "mixed"],
         ["smooth: vae vs ae", "not decided", "not decided"],
+        ["kinds: what carries it (2 x 2)", "prior term alone", "-"],  # the run holds none
     ]
 
 

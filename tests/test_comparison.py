@@ -91,7 +91,7 @@ def test_clearly_better_on_every_seed_with_judges_agreeing_is_supported():
     ae = [[0.50, 0.52, 0.49], [0.51, 0.50, 0.50], [0.40, 0.41, 0.42]]
     v = verdict_of("precision", vae, ae)
     assert v.verdict == SUPPORTED
-    assert v.holds == [True, True, True] and v.supported_on == "3/3"
+    assert v.holds == [True, True, True] and v.supported_on == "3 of 3"
     assert v.judges == 3 and (v.metric, v.vae, v.ae) == ("precision", "vae", "ae")
     # gains by hand: seed 1's per-judge gains are 0.30, 0.29, 0.30
     assert v.gains[0] == pytest.approx((0.30 + 0.29 + 0.30) / 3)
@@ -101,7 +101,7 @@ def test_clearly_better_on_every_seed_with_judges_agreeing_is_supported():
 def test_clearly_worse_is_not_supported():
     v = verdict_of("coverage", [[0.2, 0.2, 0.21]] * 3, [[0.6, 0.61, 0.6]] * 3)
     assert v.verdict == NOT_SUPPORTED
-    assert v.holds == [False] * 3 and v.supported_on == "0/3"
+    assert v.holds == [False] * 3 and v.supported_on == "0 of 3"
     assert all(g < 0 for g in v.gains)
 
 
@@ -110,7 +110,7 @@ def test_better_on_two_seeds_of_three_is_mixed():
     ae = [[0.5, 0.5, 0.5]] * 3
     v = verdict_of("precision", vae, ae)
     assert v.verdict == MIXED
-    assert v.holds == [True, True, False] and v.supported_on == "2/3"
+    assert v.holds == [True, True, False] and v.supported_on == "2 of 3"
 
 
 def test_a_gain_smaller_than_the_judges_spread_does_not_hold():
@@ -142,6 +142,55 @@ def test_a_verdict_that_one_judge_flips_is_not_decided():
     assert agreed.verdict == SUPPORTED
 
 
+def test_one_judge_has_no_noise_floor_and_decides_nothing():
+    # one judge: a gain of 0.3 over a spread it cannot have is no verdict, not "supported"
+    table = long_table(
+        {("vae", "coverage"): [[0.8]] * 3, ("ae", "coverage"): [[0.5]] * 3}, judges=[1]
+    )
+    v = measure_verdict(table, "coverage", "vae", "ae")
+    assert all(math.isnan(s) for s in v.spreads) and v.holds == [False] * 3
+    assert v.verdict == NOT_DECIDED
+    assert v.reasons == ("too few judges: 1, and a judge-based verdict needs 3 or more",)
+    assert v.short_reason == "too few judges"
+
+
+def test_two_judges_cannot_be_checked_by_leaving_one_out():
+    table = long_table(
+        {("vae", "coverage"): [[0.8, 0.81]] * 3, ("ae", "coverage"): [[0.5, 0.5]] * 3},
+        judges=[1, 2],
+    )
+    v = measure_verdict(table, "coverage", "vae", "ae")
+    assert v.holds == [True] * 3 and v.verdict == NOT_DECIDED
+    assert v.short_reason == "too few judges"
+
+
+def test_one_seed_decides_nothing_even_without_judges():
+    v = verdict_of("codes_in_square", [[0.9]], [[0.3]])
+    assert v.holds == [True] and v.verdict == NOT_DECIDED
+    assert v.reasons == ("too few seeds: 1, and a verdict needs 2 or more",)
+    clear = [[0.80, 0.81, 0.79]]
+    assert verdict_of("precision", clear, [[0.5, 0.5, 0.5]]).short_reason == "too few seeds"
+
+
+def test_a_weak_instrument_leaves_a_clear_win_not_decided():
+    table = long_table(
+        {
+            ("vae", "precision"): [[0.80, 0.81, 0.79]] * 3,
+            ("ae", "precision"): [[0.5, 0.5, 0.5]] * 3,
+        }
+    )
+    v = measure_verdict(table, "precision", "vae", "ae", too_weak=("the judges are bad",))
+    assert v.holds == [True] * 3 and v.verdict == NOT_DECIDED
+    assert v.reasons == ("instruments too weak: the judges are bad",)
+    assert measure_verdict(table, "precision", "vae", "ae").verdict == SUPPORTED
+
+
+def test_a_judge_that_flips_the_verdict_is_the_reason_given():
+    v = verdict_of("precision", [[0.9, 0.9, 0.3]] * 3, [[0.4, 0.4, 0.4]] * 3)
+    assert v.verdict == NOT_DECIDED and v.reasons == (comparison.LEFT_OUT,)
+    assert v.short_reason == "one judge decides it"
+
+
 @pytest.mark.parametrize("metric", ["frechet_distance", "test_bce"])
 def test_lower_is_better_makes_a_lower_vae_value_a_gain(metric):
     per_judge = BY_NAME[metric].per_judge
@@ -162,7 +211,7 @@ def test_a_metric_no_judge_takes_needs_only_a_positive_gain():
     v = verdict_of("codes_in_square", [[0.51], [0.50], [0.49]], [[0.50], [0.50], [0.50]])
     assert BY_NAME["codes_in_square"].better == HIGHER
     assert v.judges == 0 and v.spreads == [0.0, 0.0, 0.0]
-    assert v.holds == [True, False, False] and v.verdict == MIXED
+    assert v.holds == [True, False, False] and v.verdict == MIXED and v.reasons == ()
 
 
 def test_map_metrics_are_decided_on_the_lab_square():
@@ -336,6 +385,10 @@ def test_the_verdicts_file_holds_each_claims_verdict_per_vae_and_autoencoder():
         }
     }
     assert comparison.verdict_record({}) == {}
+    mechanism = {"kinds": "prior term alone", "smooth": "not decided", "realistic": "neither"}
+    assert comparison.verdict_record(verdicts, mechanism) == {**record, "mechanism": mechanism}
+    with pytest.raises(ValueError, match="mechanism"):
+        comparison.verdict_record({"mechanism": verdicts["vae"]}, mechanism)
 
 
 def test_every_claim_measure_has_a_direction_and_a_verdict_square():

@@ -14,7 +14,7 @@ from matplotlib.text import Text
 from PIL import Image
 
 from latentlab.core.fashion_mnist import CLASSES
-from latentlab.report import canvas, figures, plots
+from latentlab.report import canvas, data_map, figures, plots
 
 DPI = 100
 MINUS = "\N{MINUS SIGN}"
@@ -157,7 +157,7 @@ def test_map_with_data_tints_only_empty_tiles(tmp_path: Path) -> None:
     codes = rng.normal(size=(300, 2))
     labels = rng.integers(0, 10, 300)
     path = tmp_path / "map_with_data.png"
-    boxes = figures.map_with_data(
+    boxes = data_map.map_with_data(
         mosaic, lab_grid(n, 3.0), counts, np.zeros((0, 2, 2)), codes, labels, "VAE", DPI
     ).save(path)
     pixels = png(path)
@@ -170,8 +170,24 @@ def test_map_with_data_tints_only_empty_tiles(tmp_path: Path) -> None:
             got = crop(pixels, tile).astype(int)
             if counts[i, j]:
                 assert_exact(pixels, tile, source)
-            else:
-                assert (got[..., 0] > got[..., 2]).all(), (i, j)
+                continue
+            assert (got[..., 0] > got[..., 2]).all(), (i, j)
+            # The tint is light: inside the edge, the tile's own pixels show through, each
+            # channel the blend of the source with the tint at its alpha.
+            edge = data_map.EDGE_PX
+            inner = got[edge:-edge, edge:-edge]
+            alpha = data_map.EMPTY_TINT[3]
+            for c in range(3):
+                tinted = (
+                    source[edge:-edge, edge:-edge] * (1 - alpha)
+                    + 255 * alpha * data_map.EMPTY_TINT[c]
+                )
+                assert np.abs(inner[..., c] - tinted).max() <= 2, (i, j, c)  # Agg rounds
+            # An opaque orange edge inside the sides that meet a tile holding data, none elsewhere.
+            left_side = got[edge:-edge, :edge]
+            has_data_left = j > 0 and counts[i, j - 1] > 0
+            orange = (left_side[..., 0] == 255) & (left_side[..., 2] == 0)
+            assert orange.all() if has_data_left else not orange.any(), (i, j)
 
 
 def test_map_with_data_draws_paths(tmp_path: Path) -> None:
@@ -180,7 +196,7 @@ def test_map_with_data_draws_paths(tmp_path: Path) -> None:
     mosaic = np.full((n * 28, n * 28), 128, dtype=np.uint8)
     lines = np.array([[[-1.0, -1.0], [1.0, 1.0]], [[0.0, 0.0], [9.0, 0.5]]])  # 2nd leaves it
     path = tmp_path / "map_with_data.png"
-    boxes = figures.map_with_data(
+    boxes = data_map.map_with_data(
         mosaic,
         lab_grid(n, 2.0),
         np.ones((n, n), int),
@@ -258,16 +274,25 @@ def test_evolution_is_pixel_exact(tmp_path: Path) -> None:
     rng = np.random.default_rng(7)
     epochs = figures.pick_epochs(10)
     frames = {name: [(e, random_map(rng, 11)) for e in epochs] for name in ("AE", "VAE")}
+    frames["late"] = [(10, random_map(rng, 11))]  # trained for fewer epochs shown: one panel
     path = tmp_path / "evolution.png"
-    boxes = figures.evolution(frames, DPI).save(path)
+    cv = figures.evolution(frames, lab_grid(11, 4.0), 3, DPI)
+    boxes = cv.save(path)
     pixels = png(path)
     assert_disjoint(boxes)
     for name, series in frames.items():
         for epoch, image in series:
-            assert_exact(pixels, boxes[f"{name}/{epoch}"], image)
-    # A row per model, a column per epoch.
-    assert boxes["AE/1"][1] == boxes["AE/10"][1] < boxes["VAE/1"][1]
-    assert boxes["AE/1"][0] == boxes["VAE/1"][0] < boxes["AE/2"][0]
+            assert_exact(pixels, boxes[f"{name}, epoch {epoch}"], image)
+    assert len(boxes) == 2 * len(epochs) + 1
+    # A row per model, a column per epoch: a missing epoch leaves its place empty.
+    assert boxes["AE, epoch 1"][1] == boxes["AE, epoch 10"][1] < boxes["VAE, epoch 1"][1]
+    assert boxes["AE, epoch 1"][0] == boxes["VAE, epoch 1"][0] < boxes["AE, epoch 2"][0]
+    assert boxes["late, epoch 10"][0] == boxes["AE, epoch 10"][0]
+    # Each map reads in z, and the figure says which seed it shows.
+    fig, _ = cv.render()
+    texts = [t for t, _ in visible_text_boxes(fig)]
+    assert "the map after each epoch of training, seed 3" in texts
+    assert texts.count("$z_1$") == len(boxes) and f"{MINUS}4" in texts
 
 
 def test_scale_must_be_a_positive_integer(tmp_path: Path) -> None:
@@ -336,7 +361,7 @@ def test_text_is_legible(dpi: int) -> None:
             dpi,
             columns=2,
         ),
-        "map_with_data": figures.map_with_data(
+        "map_with_data": data_map.map_with_data(
             random_map(rng, 21),
             lab_grid(21, 4),
             np.ones((21, 21), int),
@@ -362,7 +387,7 @@ def test_text_is_legible(dpi: int) -> None:
             {"AE": rng.random((100, 28, 28)), "VAE": rng.random((100, 28, 28))}, dpi
         ),
         "evolution": figures.evolution(
-            {"AE": [(1, random_map(rng, 11)), (10, random_map(rng, 11))]}, dpi
+            {"AE": [(1, random_map(rng, 11)), (10, random_map(rng, 11))]}, lab_grid(11, 4), 1, dpi
         ),
     }
     for name, cv in canvases.items():
@@ -404,3 +429,34 @@ def test_plots_without_maps(tmp_path: Path) -> None:
     for name in ("curves.png", "hist.png"):
         with Image.open(tmp_path / name) as image:
             assert image.size[0] > 300 and image.size[1] > 200
+
+
+def test_the_strip_header_counts_codes_and_steps() -> None:
+    cv = canvas.Canvas(DPI)
+    wide = figures._strip_header(cv, 17, 2000)
+    assert wide == "decoded at 17 evenly spaced codes (16 steps) from start to end"
+    assert figures._strip_header(cv, 17, 80) == "16 steps"
+
+
+def test_training_curves_tell_the_seeds_apart_and_give_units(monkeypatch, tmp_path: Path) -> None:
+    drawn = []
+    monkeypatch.setattr(plots, "_save", lambda fig, path, dpi: drawn.append(fig))
+    curves = {
+        "VAE": {
+            s: [{"epoch": e, "loss": 40 / e + s, "bce": 30 / e, "kl": 3.0} for e in (1, 2)]
+            for s in (1, 2)
+        }
+    }
+    plots.training_curves(curves, tmp_path / "curves.png", DPI)
+    (fig,) = drawn
+    loss = fig.axes[0]
+    assert [ax.get_title() for ax in fig.axes] == [
+        plots.UNITS["loss"],
+        plots.UNITS["bce"],
+        plots.UNITS["kl"],
+    ]
+    assert "(nats)" in plots.UNITS["bce"]
+    styles = {(line.get_linestyle(), line.get_marker()) for line in loss.get_lines()}
+    assert len(styles) == 2  # one per seed
+    assert [t.get_text() for t in fig.legends[0].get_texts()] == ["seed 1", "seed 2"]
+    assert list(loss.get_xticks()) == [1, 2]

@@ -178,7 +178,7 @@ def test_the_mechanisms_factorial_reads_a_real_run(pipeline: Path, monkeypatch) 
     assert cells is not None and set(cells.in_rows()) == {"ae_wide", "wae", "vae_nokl", "vae"}
     fact = factorial.factorial(cells, table, results.gather_items(p))
     summary = results.summarise(table)
-    why = mechanisms.why(fact, summary)
+    why = "\n".join(mechanisms.why(fact, summary))
     assert all(f"*{claim.text}*: " in why for claim in comparison.CLAIMS)
     assert "mean posterior sigma" in why and "eigenvalues" in why
     for text in (why, mechanisms.effects_table(fact, p), mechanisms.diagnostics_table(summary, p)):
@@ -201,6 +201,10 @@ def test_dvc_metrics_are_the_headline_metrics_and_the_verdicts(pipeline: Path) -
     verdicts = files["reports/verdicts.json"]["data"]
     # The write-up's VAE is one with its KL term (a VAE with beta 0 is a cell of the factorial).
     vaes = {m for m, kind in kinds.items() if kind == "vae" and raw[m]["beta"] > 0}
+    # and the factorial's finding per claim: the repository's models make its design
+    mechanism = verdicts.pop(comparison.MECHANISM_KEY)
+    assert set(mechanism) == {c.key for c in CLAIMS}
+    assert set(mechanism.values()) <= set(factorial.PATTERNS)
     assert set(verdicts) == vaes
     aes = {m for m, kind in kinds.items() if kind == "ae"}
     on_map = [c.key for c in CLAIMS if all(square_of(m) for m in c.measures)]
@@ -348,6 +352,34 @@ def test_a_report_over_one_kind_of_model_has_no_comparison(
     drawn = {p.name for p in (repo / "reports/figures").iterdir()}
     assert {f"map_{m}.png" for m in compared} <= drawn
     assert not {f"map_{m}.png" for m in MODELS if m not in compared} & drawn
+
+
+def test_a_quick_run_s_report_says_it_proves_nothing(pipeline: Path, tmp_path) -> None:
+    """One seed and one judge, as `make quick` runs: no verdict, and the first screen says why."""
+    repo = tmp_path / "quick"
+    shutil.copytree(pipeline, repo, symlinks=True)
+    set_params(repo, **{"seeds": [1], "judge.seeds": [1]})
+    dvc("repro", cwd=repo)
+    report = (repo / "reports/report.md").read_text()
+    screen = report[: report.index("## The answer")]
+    assert "**This run proves nothing about the write-up's claims**" in screen
+    assert "not decided (too few seeds: 1, and a verdict needs 2 or more)" in screen
+    assert "not decided (too few judges: 1, and a judge-based verdict needs 3 or more)" in screen
+    glance = [line for line in screen.splitlines() if line.startswith("| ")][1:]
+    assert len(glance) == len(CLAIMS)
+    assert all({c.strip() for c in row.split("|")[2:-1]} == {NOT_DECIDED} for row in glance)
+    verdicts = json.loads((repo / "reports/verdicts.json").read_text())
+    mechanism = verdicts.pop(comparison.MECHANISM_KEY)
+    assert set(mechanism.values()) == {NOT_DECIDED}
+    assert {v for per_ae in verdicts.values() for d in per_ae.values() for v in d.values()} == {
+        NOT_DECIDED
+    }
+    long_lines = [
+        line
+        for line in report.splitlines()
+        if len(line) > 350 and not line.startswith("|") and "](figures/" not in line
+    ]
+    assert long_lines == []
 
 
 def check_results(repo: Path, *args: str, **environ: str) -> subprocess.CompletedProcess:

@@ -8,15 +8,17 @@ the path-by-path difference (both models are measured on the same paths), so tha
 smaller than another draw of paths would typically make does not count; for any other measure
 (the share of test codes in the square, counted exactly), any difference. A measure is
 **supported** when the claim holds on every seed, **not supported** when on none, **mixed**
-otherwise. It is **not decided** when dropping any one judge changes that verdict: a verdict that
-depends on which classifiers did the measuring is a verdict about the classifiers. A claim's
-verdict is what its decided measures agree on, with the number of measures left undecided said
-beside it.
+otherwise. It is **not decided**, with the reason said beside it, when dropping any one judge
+changes that verdict (a verdict that depends on which classifiers did the measuring is a verdict
+about the classifiers), when there are fewer than MIN_SEEDS seeds or, for a judge-based measure,
+fewer than MIN_JUDGES judges, or when its instrument is too weak (report/instruments.py). A
+claim's verdict is what its decided measures agree on, with the number of measures left
+undecided said beside it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import reduce
 
@@ -25,9 +27,18 @@ import pandas as pd
 
 from latentlab.analysis.metrics import BY_NAME, HIGHER
 from latentlab.core.params import Params
-from latentlab.report.results import seed_values
+from latentlab.report.results import seed_values, square_of
 
 SUPPORTED, MIXED, NOT_SUPPORTED, NOT_DECIDED = "supported", "mixed", "not supported", "not decided"
+
+# The least a verdict needs, from what the rules ask of the data: "on every seed" says nothing
+# about another seed's training with one seed alone; a judge-based verdict needs the judges'
+# spread (two judges) and the same spread with any one judge left out (three).
+MIN_SEEDS = 2
+MIN_JUDGES = 3
+# A verdict of "supported" wins on every one of n seeds: a one-sided sign test gives it p = 0.5^n,
+# weak evidence on its own above this conventional level.
+SIGN_TEST_LEVEL = 0.05
 
 
 @dataclass(frozen=True)
@@ -58,11 +69,6 @@ CLAIMS = (
 MECHANISM = "codes_in_square"
 
 
-def square_of(metric: str) -> str:
-    """Which square a map metric is decided on: the lab's, the question the lab asks."""
-    return "lab" if BY_NAME[metric].stage == "render" else ""
-
-
 @dataclass(frozen=True)
 class ContrastVerdict:
     """One measure's verdict on a contrast of models, seed by seed: the sum of each model's value
@@ -77,11 +83,12 @@ class ContrastVerdict:
     holds: list[bool]
     verdict: str
     judges: int
+    reasons: tuple[str, ...] = ()  # why it is not decided, when it is not
 
     @property
-    def supported_on(self) -> str:
-        """'k/n' seeds on which the contrast exceeds its noise."""
-        return f"{sum(self.holds)}/{len(self.holds)}"
+    def short_reason(self) -> str:
+        """Why it is not decided, each reason in its short form ("" when it is decided)."""
+        return "; ".join(dict.fromkeys(r.partition(":")[0] for r in self.reasons))
 
 
 @dataclass(frozen=True)
@@ -96,11 +103,17 @@ class MeasureVerdict:
     holds: list[bool]
     verdict: str
     judges: int
+    reasons: tuple[str, ...] = ()  # why it is not decided, when it is not
+
+    @property
+    def short_reason(self) -> str:
+        """Why it is not decided, each reason in its short form ("" when it is decided)."""
+        return "; ".join(dict.fromkeys(r.partition(":")[0] for r in self.reasons))
 
     @property
     def supported_on(self) -> str:
-        """'k/n' seeds on which the claim holds."""
-        return f"{sum(self.holds)}/{len(self.holds)}"
+        """'k of n' seeds on which the claim holds."""
+        return f"{sum(self.holds)} of {len(self.holds)}"
 
 
 def _verdict(holds: list[bool]) -> str:
@@ -121,7 +134,12 @@ def _gains(
     seeds = _common_seeds(frames)
     total = sum(w * f.loc[seeds].to_numpy() for f, w in zip(frames, weights, strict=True))
     gain = total if BY_NAME[metric].better == HIGHER else -total
-    spread = gain.std(axis=1, ddof=1) if gain.shape[1] > 1 else np.zeros(len(seeds))
+    if not BY_NAME[metric].per_judge:  # counted exactly: no noise
+        spread = np.zeros(len(seeds))
+    elif gain.shape[1] > 1:
+        spread = gain.std(axis=1, ddof=1)
+    else:  # one judge has no spread: its noise is unknown (NaN, which no gain exceeds), not 0
+        spread = np.full(len(seeds), np.nan)
     return gain.mean(axis=1), spread
 
 
@@ -147,11 +165,13 @@ def contrast_verdict(
     weights: dict[str, float],
     square: str | None = None,
     items: pd.DataFrame | None = None,
+    too_weak: Sequence[str] = (),
 ) -> ContrastVerdict:
     """The verdict of one measure on the contrast `weights` (model -> weight), with the
     leave-one-judge-out check for judge-based ones; a map's measure is decided over `square` (the
     lab's by default, or "own": each model's own). A per-item measure needs `items`
-    (results.gather_items) for its noise."""
+    (results.gather_items) for its noise. `too_weak`, when given, says why the measure's
+    instrument cannot decide (instruments.too_weak): the verdict is then not decided."""
     square = square_of(metric) if square is None or not square_of(metric) else square
     frames = [seed_values(table, m, metric, square) for m in weights]
     factors = list(weights.values())
@@ -168,15 +188,40 @@ def contrast_verdict(
     holds = [bool(g > s) for g, s in zip(gains, spreads, strict=True)]
     verdict = _verdict(holds)
     judges = frames[0].shape[1] if BY_NAME[metric].per_judge else 0
-    if judges > 1:
+    reasons = _too_few(len(seeds), judges, metric, too_weak)
+    if not reasons and judges > 1:
         for left_out in frames[0].columns:
             g, s = _gains([f.drop(columns=left_out) for f in frames], factors, metric)
             if _verdict([bool(x > y) for x, y in zip(g, s, strict=True)]) != verdict:
-                verdict = NOT_DECIDED
+                reasons = (LEFT_OUT,)
                 break
     return ContrastVerdict(
-        metric, dict(weights), list(gains), list(spreads), holds, verdict, judges
+        metric,
+        dict(weights),
+        list(gains),
+        list(spreads),
+        holds,
+        NOT_DECIDED if reasons else verdict,
+        judges,
+        reasons,
     )
+
+
+# Each reason starts with its short form, up to the colon (what a table's cell says).
+LEFT_OUT = "one judge decides it: leaving it out changes the verdict"
+
+
+def _too_few(seeds: int, judges: int, metric: str, too_weak: Sequence[str]) -> tuple[str, ...]:
+    """Why a measure cannot be decided, whatever its gains: a weak instrument, too few seeds,
+    or for a judge-based measure too few judges (MIN_SEEDS, MIN_JUDGES)."""
+    reasons = [f"instruments too weak: {r}" for r in too_weak]
+    if seeds < MIN_SEEDS:
+        reasons.append(f"too few seeds: {seeds}, and a verdict needs {MIN_SEEDS} or more")
+    if BY_NAME[metric].per_judge and judges < MIN_JUDGES:
+        reasons.append(
+            f"too few judges: {judges}, and a judge-based verdict needs {MIN_JUDGES} or more"
+        )
+    return tuple(reasons)
 
 
 def measure_verdict(
@@ -186,11 +231,15 @@ def measure_verdict(
     ae: str,
     square: str | None = None,
     items: pd.DataFrame | None = None,
+    too_weak: Sequence[str] = (),
 ) -> MeasureVerdict:
     """The verdict of one measure, the VAE `vae` against the autoencoder `ae` (the contrast
-    {vae: 1, ae: -1} of contrast_verdict, which says how the square and `items` are used)."""
-    c = contrast_verdict(table, metric, {vae: 1.0, ae: -1.0}, square, items)
-    return MeasureVerdict(metric, vae, ae, c.gains, c.spreads, c.holds, c.verdict, c.judges)
+    {vae: 1, ae: -1} of contrast_verdict, which says how the square, `items` and `too_weak` are
+    used)."""
+    c = contrast_verdict(table, metric, {vae: 1.0, ae: -1.0}, square, items, too_weak)
+    return MeasureVerdict(
+        metric, vae, ae, c.gains, c.spreads, c.holds, c.verdict, c.judges, c.reasons
+    )
 
 
 @dataclass(frozen=True)
@@ -259,22 +308,30 @@ def vaes_and_aes(p: Params) -> tuple[list[str], list[str]]:
 
 
 def claim_results(
-    table: pd.DataFrame, vae: str, aes: list[str], items: pd.DataFrame | None = None
+    table: pd.DataFrame,
+    vae: str,
+    aes: list[str],
+    items: pd.DataFrame | None = None,
+    weak: Mapping[str, Sequence[str]] | None = None,
 ) -> list[ClaimResult]:
     """Every claim, the VAE `vae` against each autoencoder in `aes` (`items`: the per-item
-    values of the measures that are means over items, see measure_verdict)."""
+    values of the measures that are means over items; `weak`: metric -> why its instrument is
+    too weak, see measure_verdict)."""
+    weak = weak or {}
     results = []
     for claim in CLAIMS:
-        measures = {
-            ae: [measure_verdict(table, m, vae, ae, items=items) for m in claim.measures]
-            for ae in aes
-        }
         on_map = all(square_of(m) for m in claim.measures)
-        own = {
-            ae: [measure_verdict(table, m, vae, ae, "own", items) for m in claim.measures]
-            for ae in aes
-            if on_map
-        }
+        measures, own = {}, {}
+        for ae in aes:
+            measures[ae] = [
+                measure_verdict(table, m, vae, ae, None, items, weak.get(m, ()))
+                for m in claim.measures
+            ]
+            if on_map:
+                own[ae] = [
+                    measure_verdict(table, m, vae, ae, "own", items, weak.get(m, ()))
+                    for m in claim.measures
+                ]
         results.append(
             ClaimResult(
                 claim,
@@ -288,24 +345,38 @@ def claim_results(
 
 
 def claim_results_by_vae(
-    p: Params, table: pd.DataFrame, items: pd.DataFrame
+    p: Params,
+    table: pd.DataFrame,
+    items: pd.DataFrame,
+    weak: Mapping[str, Sequence[str]] | None = None,
 ) -> dict[str, list[ClaimResult]]:
-    """Every compared VAE against every compared autoencoder; empty when either kind is missing
-    (the report then has no comparison)."""
+    """Every compared VAE against every compared autoencoder (`weak` as claim_results takes it);
+    empty when either kind is missing (the report then has no comparison)."""
     vaes, aes = vaes_and_aes(p)
-    return {vae: claim_results(table, vae, aes, items) for vae in vaes} if aes else {}
+    return {vae: claim_results(table, vae, aes, items, weak) for vae in vaes} if aes else {}
 
 
-def verdict_record(verdicts: dict[str, list[ClaimResult]]) -> dict[str, dict[str, dict[str, str]]]:
+MECHANISM_KEY = "mechanism"  # reports/verdicts.json's entry for the factorial's findings
+
+
+def verdict_record(
+    verdicts: dict[str, list[ClaimResult]], mechanisms: dict[str, str] | None = None
+) -> dict[str, dict]:
     """Each claim's verdict as reports/verdicts.json holds it, a DVC metric that `dvc exp show`
     and `make compare` display: {vae: {ae: {claim key: verdict}}}, and `<key>_own` for a claim
     about the map judged over each model's own square (`claim_results_by_vae`'s result in; the
-    verdict word alone, without the count of undecided measures the report gives beside it)."""
-    record: dict[str, dict[str, dict[str, str]]] = {}
+    verdict word alone, without the count of undecided measures the report gives beside it).
+    `mechanisms` (claim key -> what carries the VAE's advantage, factorial.mechanism_record)
+    goes in as {"mechanism": {claim key: pattern}}."""
+    if MECHANISM_KEY in verdicts:
+        raise ValueError(f"a VAE named {MECHANISM_KEY!r} would hide the factorial's entry")
+    record: dict[str, dict] = {}
     for vae, results in verdicts.items():
         for result in results:
             for ae, verdict in result.verdicts.items():
                 record.setdefault(vae, {}).setdefault(ae, {})[result.claim.key] = verdict.verdict
             for ae, verdict in result.own_verdicts.items():
                 record[vae][ae][f"{result.claim.key}_own"] = verdict.verdict
+    if mechanisms:
+        record[MECHANISM_KEY] = dict(mechanisms)
     return record

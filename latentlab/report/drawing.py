@@ -4,18 +4,20 @@
 from __future__ import annotations
 
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 from PIL import Image
 
-from latentlab.analysis.latent_grid import mosaic, tiles_holding, to_uint8
+from latentlab.analysis.latent_grid import grid_codes, mosaic, tiles_holding, to_uint8
 from latentlab.core import paths
 from latentlab.core.artifacts import atomic_path, load_arrays, read_json
 from latentlab.core.errors import UserError
 from latentlab.core.fashion_mnist import CLASSES
 from latentlab.core.params import Params
-from latentlab.report import figures, plots, results
+from latentlab.report import data_map, figures, mechanisms, plots, results
+from latentlab.report.factorial import Cells
 
 MAP_ARRAYS = ("lab_z", "lab_tiles", "own_z", "own_tiles", "prior_images")
 CODE_ARRAYS = ("codes", "labels", "examples", "reconstructions", "example_index")
@@ -81,9 +83,43 @@ def _first_seed(name: str, seed: int) -> dict[str, np.ndarray]:
     }
 
 
-def draw(p: Params) -> list[str]:
+def _per_model(p: Params, out: Callable[[str], Path]) -> dict[str, dict]:
+    """Each compared model's first seed, read once: its map copied pixel for pixel, its map
+    beside its test codes drawn, and the arrays the other figures need, by model."""
+    first, dpi = p.seeds[0], p.report.figure_dpi
+    read: dict[str, dict] = {}
+    for m in p.compared:
+        name = m.name
+        run = _first_seed(name, first)
+        z, codes = run["lab_z"], run["codes"]
+        _copy(paths.map_file(name, first, ".png"), out(f"map_{name}"), f"render@{name}")
+        lab = (to_uint8(mosaic(run["lab_tiles"])), z)
+        lines = np.stack([run["start_code"], run["end_code"]], axis=1)
+        data_map.map_with_data(
+            *lab,
+            tiles_holding(codes, z),
+            lines,
+            codes,
+            run["labels"],
+            f"{name} (seed {first})",
+            dpi,
+        ).save(out(f"data_{name}"))
+        read[name] = {
+            "run": run,
+            "lab": lab,
+            "own": (to_uint8(mosaic(run["own_tiles"])), run["own_z"]),
+            "frames": [
+                (epoch, _image(paths.progress_image(name, first, epoch), f"train@{name}"))
+                for epoch in figures.pick_epochs(m.epochs)
+            ],
+        }
+    return read
+
+
+def draw(p: Params, cells: Cells | None = None) -> list[str]:
     """Draw every figure into reports/figures, remove any other file there (a figure of a model
-    no longer compared), and return the figures' file names."""
+    no longer compared), and return the figures' file names; with the mechanisms' design
+    `cells`, its four lab maps 2 x 2 too."""
     first, dpi = p.seeds[0], p.report.figure_dpi
     written: list[str] = []
     tiles_per_class = results.tiles_per_class(p)  # read first: a bad file stops before any drawing
@@ -92,48 +128,31 @@ def draw(p: Params) -> list[str]:
         written.append(f"{name}.png")
         return paths.figure(name)
 
-    lab_maps, both_squares, strips, recon, samples, frames = {}, {}, {}, {}, {}, {}
-    run: dict[str, np.ndarray] = {}
-    example_classes: list[str] = []
-    for m in p.compared:
-        name = m.name
-        run = _first_seed(name, first)
-        z, codes, labels = run["lab_z"], run["codes"], run["labels"]
-        # The seed's map as the render stage wrote it, pixel for pixel.
-        _copy(paths.map_file(name, first, ".png"), out(f"map_{name}"), f"render@{name}")
-        lab_maps[name] = (to_uint8(mosaic(run["lab_tiles"])), z)
-        both_squares[f"{name}: lab's square"] = lab_maps[name]
-        both_squares[f"{name}: own codes' square"] = (
-            to_uint8(mosaic(run["own_tiles"])),
-            run["own_z"],
-        )
-        lines = np.stack([run["start_code"], run["end_code"]], axis=1)
-        figures.map_with_data(
-            lab_maps[name][0],
-            z,
-            tiles_holding(codes, z),
-            lines,
-            codes,
-            labels,
-            f"{name} (seed {first})",
-            dpi,
-        ).save(out(f"data_{name}"))
-        strips[name], recon[name] = run["images"], run["reconstructions"]
-        samples[name] = run["prior_images"]
-        frames[name] = [
-            (epoch, _image(paths.progress_image(name, first, epoch), f"train@{name}"))
-            for epoch in figures.pick_epochs(m.epochs)
-        ]
-        # One test image per class present (all ten unless data.limit is tiny).
-        example_classes = [CLASSES[c] for c in labels[run["example_index"]]]
+    read = _per_model(p, out)
+    lab_maps = {name: r["lab"] for name, r in read.items()}
     figures.maps(lab_maps, dpi).save(out("maps"))
-    figures.maps(both_squares, dpi, columns=2).save(out("own_squares"))
+    if cells is not None:
+        panels = {title: lab_maps[m] for m, title in mechanisms.cell_maps(cells)}
+        figures.maps(panels, dpi, columns=2).save(out("cells"))
+    squares = {
+        f"{name}: {square}": r[key]
+        for name, r in read.items()
+        for key, square in (("lab", "lab's square"), ("own", "own codes' square"))
+    }
+    figures.maps(squares, dpi, columns=2).save(out("own_squares"))
     # The paths' ends and the examples are test images that every model's runs share.
-    starts, ends, originals = run["start"], run["end"], run["examples"]
-    figures.interpolations(strips, starts, ends, dpi).save(out("interpolations"))
-    figures.reconstructions(originals, recon, example_classes, dpi).save(out("reconstructions"))
+    run = read[p.compared[-1].name]["run"]
+    strips = {name: r["run"]["images"] for name, r in read.items()}
+    figures.interpolations(strips, run["start"], run["end"], dpi).save(out("interpolations"))
+    # One test image per class present (all ten unless data.limit is tiny).
+    classes = [CLASSES[c] for c in run["labels"][run["example_index"]]]
+    recon = {name: r["run"]["reconstructions"] for name, r in read.items()}
+    figures.reconstructions(run["examples"], recon, classes, dpi).save(out("reconstructions"))
+    samples = {name: r["run"]["prior_images"] for name, r in read.items()}
     figures.prior_samples(samples, dpi).save(out("prior_samples"))
-    figures.evolution(frames, dpi).save(out("evolution"))
+    progress = grid_codes(p.progress_map.grid, p.progress_map.range)
+    frames = {name: r["frames"] for name, r in read.items()}
+    figures.evolution(frames, progress, first, dpi).save(out("evolution"))
     plots.training_curves(_curves(p), out("training_curves"), dpi)
     plots.tile_histograms(tiles_per_class, out("tile_classes"), dpi)
     _remove_all_but(written)

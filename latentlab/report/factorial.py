@@ -22,11 +22,13 @@ with y the value of a cell (the 2^2 design's usual effects, Box, Hunter & Hunter
 Every effect is a contrast of the four models, decided as the verdicts are
 (comparison.contrast_verdict): beyond the judges' spread of the per-judge effect, or the standard
 error over paths for evenness, on every seed; "not decided" when leaving out one judge changes
-that. The interaction is decided in both directions.
+that, with too few seeds or judges, or where the instrument is too weak (report/instruments.py).
+The interaction is decided in both directions.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import pandas as pd
@@ -139,15 +141,25 @@ class Factorial:
         }
 
 
-def factorial(cells: Cells, table: pd.DataFrame, items: pd.DataFrame) -> Factorial:
+def factorial(
+    cells: Cells,
+    table: pd.DataFrame,
+    items: pd.DataFrame,
+    weak: Mapping[str, Sequence[str]] | None = None,
+) -> Factorial:
     """The effects of the design `cells` on every claim measure, from the long table of
-    results.gather and the per-item table of results.gather_items (over the lab's square)."""
+    results.gather and the per-item table of results.gather_items (over the lab's square);
+    `weak`: metric -> why its instrument is too weak (instruments.too_weak), which leaves that
+    measure's effects not decided."""
+    weak = weak or {}
     weights = contrasts(cells)
     return Factorial(
         cells,
         {
             effect: {
-                metric: contrast_verdict(table, metric, w, items=items)
+                metric: contrast_verdict(
+                    table, metric, w, items=items, too_weak=weak.get(metric, ())
+                )
                 for claim in CLAIMS
                 for metric in claim.measures
             }
@@ -171,25 +183,50 @@ def interaction_verdict(more: str, less: str) -> str:
 
 # What carries the VAE's advantage on a claim, the patterns `pattern` tells apart.
 NO_ADVANTAGE = "no advantage"  # the VAE does not beat the points-without-prior cell
-TOGETHER = "together"  # the mechanisms gain more together than the sum of each alone
-EITHER = "either"  # both help, and together less than the sum: they overlap
-BOTH = "both"  # both help, and their gains add up
+TOGETHER = "both together"  # the mechanisms gain more together than the sum of each alone
+EITHER = "either (overlapping)"  # both help, and together less than the sum: they overlap
+BOTH = "both (adding up)"  # both help, and their gains add up
 DISTRIBUTIONS_ALONE = "distributions alone"
-PRIOR_ALONE = "prior alone"
+PRIOR_ALONE = "prior term alone"
 NEITHER = "neither"
-PATTERNS = (NO_ADVANTAGE, TOGETHER, EITHER, BOTH, DISTRIBUTIONS_ALONE, PRIOR_ALONE, NEITHER)
+UNDECIDED = NOT_DECIDED  # an effect the pattern turns on is not decided
+PATTERNS = (
+    NO_ADVANTAGE,
+    TOGETHER,
+    EITHER,
+    BOTH,
+    DISTRIBUTIONS_ALONE,
+    PRIOR_ALONE,
+    NEITHER,
+    UNDECIDED,
+)
 
 
 def pattern(verdicts: dict[str, str]) -> str:
     """Which mechanism carries the VAE's advantage, from the verdicts of the EFFECTS (plain
-    verdict strings, as ClaimVerdict.verdict): one of PATTERNS."""
+    verdict strings, as ClaimVerdict.verdict): one of PATTERNS. An effect that is not decided
+    decides nothing: where the pattern turns on it, the pattern is UNDECIDED."""
+    if verdicts[ADVANTAGE] == NOT_DECIDED:
+        return UNDECIDED
     if verdicts[ADVANTAGE] != SUPPORTED:
         return NO_ADVANTAGE
     if verdicts[MORE] == SUPPORTED:
         return TOGETHER
+    if NOT_DECIDED in (verdicts[MORE], verdicts[DISTRIBUTIONS], verdicts[PRIOR]):
+        return UNDECIDED
     distributions, prior = verdicts[DISTRIBUTIONS] == SUPPORTED, verdicts[PRIOR] == SUPPORTED
     if distributions and prior:
+        if verdicts[LESS] == NOT_DECIDED:
+            return UNDECIDED
         return EITHER if verdicts[LESS] == SUPPORTED else BOTH
     if distributions:
         return DISTRIBUTIONS_ALONE
     return PRIOR_ALONE if prior else NEITHER
+
+
+def mechanism_record(fact: Factorial) -> dict[str, str]:
+    """Per claim key, the pattern of its effects: what reports/verdicts.json holds as the
+    factorial's finding (comparison.verdict_record)."""
+    return {
+        claim.key: pattern({e: v.verdict for e, v in fact.claim(claim).items()}) for claim in CLAIMS
+    }

@@ -9,30 +9,16 @@ Each function lays its figure out on a `Canvas` (latentlab/report/canvas.py) and
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
-import matplotlib
 import numpy as np
-from matplotlib import patheffects
-from matplotlib.axes import Axes
-from matplotlib.collections import PolyCollection
-from matplotlib.figure import Figure
-from matplotlib.lines import Line2D
-from matplotlib.patches import Patch, Rectangle
-from matplotlib.transforms import Bbox, TransformedBbox
 
-from latentlab.core.fashion_mnist import CLASSES, IMAGE_SIDE
+from latentlab.core.fashion_mnist import IMAGE_SIDE
 from latentlab.report.canvas import (
-    LABEL_PAD_PT,
     LABEL_PT,
     SUPTITLE_PT,
-    TICK_LEN_PT,
-    TICK_PAD_PT,
-    TICK_PT,
-    TITLE_PAD_PT,
     TITLE_PT,
     Canvas,
-    MapGeometry,
     as_uint8,
     checked_map,
     image_table,
@@ -40,13 +26,9 @@ from latentlab.report.canvas import (
     map_margins,
     tile_grid,
 )
+from latentlab.report.data_map import path_colour
 
 TILE = IMAGE_SIDE  # a map's tile is one image, drawn pixel for pixel
-
-# Empty tiles are tinted orange; path colours avoid orange so that paths stay distinct from it.
-EMPTY_TINT = (1.0, 0.5, 0.0, 0.25)
-PATH_COLOURS = ("#e41a1c", "#377eb8", "#4daf4a", "#984ea3", "#a65628", "#f781bf", "#00bcd4")
-PATHS_KEY = "straight paths between test codes (numbered; ● start, ■ end)"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -54,25 +36,29 @@ PATHS_KEY = "straight paths between test codes (numbered; ● start, ■ end)"
 
 
 def maps(
-    panels: dict[str, tuple[np.ndarray, np.ndarray]],
+    panels: dict[str, tuple[np.ndarray, np.ndarray] | None],
     dpi: int,
     scale: int = 1,
     *,
     columns: int | None = None,
+    title: str = "",
 ) -> Canvas:
-    """Latent maps side by side (wrapped after `columns` panels), each titled with its key.
+    """Latent maps side by side (wrapped after `columns` panels), each titled with its key, under
+    a bold `title` when one is given.
 
     `panels[title] = (mosaic, z)`: the uint8 map (rows*28 x cols*28 pixels) and the grid of codes
-    (rows x cols x 2) that its tiles decode; tile [i, j] shows z[i, j]. The axes read in z:
-    ticks sit at tile centres and name the code there, z1 growing to the right and z2 upwards.
-    Pixel-exact: each map is pasted at an integer `scale` and integer offset, so its pixels in
-    the PNG are the mosaic's. The saved boxes are each map's, keyed by title.
+    (rows x cols x 2) that its tiles decode; tile [i, j] shows z[i, j]. A panel of None leaves
+    its place in the grid empty. The axes read in z: ticks sit at tile centres and name the code
+    there, z1 growing to the right and z2 upwards. Pixel-exact: each map is pasted at an integer
+    `scale` and integer offset, so its pixels in the PNG are the mosaic's. The saved boxes are
+    each map's, keyed by title.
     """
     cv = Canvas(dpi)
     names = list(panels)
     columns = len(names) if columns is None else max(1, min(columns, len(names)))
-    checked = {name: checked_map(name, *panels[name]) for name in names}
-    sizes, margins = {}, {}
+    checked = {n: checked_map(n, *panel) for n, panel in panels.items() if panel is not None}
+    sizes = {name: (0, 0) for name in names}
+    margins = {name: (0, 0, 0, 0) for name in names}
     for name, (mosaic, geo) in checked.items():
         h, w = mosaic.shape[0] * scale, mosaic.shape[1] * scale
         left, top, right, bottom, title_w = map_margins(cv, geo, w // geo.cols, name)
@@ -91,212 +77,22 @@ def maps(
     row_h = [
         row_top[r] + max(sizes[n][1] + margins[n][3] for n in row) for r, row in enumerate(grid)
     ]
-    y = 0
+    title_w, title_h = cv.text_px(title, SUPTITLE_PT, "bold") if title else (0, 0)
+    y = title_h + 10 if title else 0
     for r, row in enumerate(grid):
         x = 0
         for c, name in enumerate(row):
-            mosaic, geo = checked[name]
-            box = cv.image(name, mosaic, x + col_left[c], y + row_top[r], scale)
-            map_axes(cv, box, geo, name)
+            if name in checked:
+                mosaic, geo = checked[name]
+                box = cv.image(name, mosaic, x + col_left[c], y + row_top[r], scale)
+                map_axes(cv, box, geo, name)
             x += col_w[c]
         y += row_h[r]
-    cv.width, cv.height = sum(col_w), y
-    return cv
-
-
-def _path_colour(p: int) -> str:
-    return PATH_COLOURS[p % len(PATH_COLOURS)]
-
-
-def _draw_paths(ax: Axes, lines: np.ndarray, clip: TransformedBbox | None = None) -> None:
-    """Each path as a coloured line, a dot at its start, a square at its end, its number."""
-    outline = [patheffects.withStroke(linewidth=3.2, foreground="black")]
-    for p, (start, end) in enumerate(np.asarray(lines, dtype=float).reshape(-1, 2, 2)):
-        colour = _path_colour(p)
-        artists = [
-            *ax.plot(
-                *np.stack([start, end]).T, color=colour, lw=1.8, path_effects=outline, zorder=3
-            ),
-            *ax.plot(*start, "o", color=colour, ms=6, mec="black", mew=0.8, zorder=4),
-            *ax.plot(*end, "s", color=colour, ms=5.5, mec="black", mew=0.8, zorder=4),
-            ax.annotate(
-                str(p + 1),
-                start,
-                xytext=(-4, 4),
-                textcoords="offset points",
-                ha="right",
-                va="bottom",
-                fontsize=TICK_PT,
-                color="white",
-                fontweight="bold",
-                zorder=5,
-                path_effects=[patheffects.withStroke(linewidth=2, foreground="black")],
-            ),
-        ]
-        if clip is not None:
-            for artist in artists:
-                artist.set_clip_box(clip)
-                artist.set_clip_on(True)
-
-
-def _tint_and_paths(counts: np.ndarray, lines: np.ndarray) -> Callable[[Axes, MapGeometry], None]:
-    """What map_with_data draws over its map: the empty tiles tinted, the paths clipped to it."""
-
-    def overlay(ax: Axes, geo: MapGeometry) -> None:
-        x0, x1, y0, y1 = geo.edges()
-        clip = TransformedBbox(
-            Bbox([[min(x0, x1), min(y0, y1)], [max(x0, x1), max(y0, y1)]]), ax.transData
+    cv.width, cv.height = max(sum(col_w), title_w + 20), y
+    if title:
+        cv.text(
+            cv.width / 2, 6, title, ha="center", va="top", fontsize=SUPTITLE_PT, fontweight="bold"
         )
-        empty = np.argwhere(counts == 0)
-        half1, half2 = abs(geo.step1) / 2, abs(geo.step2) / 2
-        quads = [
-            [
-                (c1 - half1, c2 - half2),
-                (c1 + half1, c2 - half2),
-                (c1 + half1, c2 + half2),
-                (c1 - half1, c2 + half2),
-            ]
-            for c1, c2 in (geo.z[i, j] for i, j in empty)
-        ]
-        # Not antialiased: tile edges fall on pixel edges, so neighbouring tints meet without
-        # seams and each tint covers its tile's pixels only.
-        ax.add_collection(
-            PolyCollection(
-                quads, facecolors=[EMPTY_TINT], edgecolors="none", antialiaseds=False, zorder=2
-            )
-        )
-        _draw_paths(ax, lines, clip)
-
-    return overlay
-
-
-def _codes_by_class(
-    codes: np.ndarray, labels: np.ndarray, lines: np.ndarray, geo: MapGeometry
-) -> Callable[[Axes], None]:
-    """The test codes coloured by class, the map's square dashed, the paths: map_with_data's
-    right-hand panel."""
-    x0, x1, y0, y1 = geo.edges()
-    square = (min(x0, x1), min(y0, y1), abs(x1 - x0), abs(y1 - y0))
-    cmap = matplotlib.colormaps["tab10"]
-
-    def scatter(ax: Axes) -> None:
-        ax.set_facecolor("white")
-        for c, class_name in enumerate(CLASSES):
-            pts = codes[labels == c]
-            ax.scatter(
-                pts[:, 0], pts[:, 1], s=2, color=cmap(c), label=class_name, alpha=0.6, linewidths=0
-            )
-        ax.add_patch(
-            Rectangle(
-                square[:2],
-                *square[2:],
-                fill=False,
-                lw=1.2,
-                ls="--",
-                color="black",
-                label="the map's square",
-                zorder=2.5,
-            )
-        )
-        _draw_paths(ax, lines)
-        ax.set_aspect("equal", adjustable="datalim")
-        ax.tick_params(length=TICK_LEN_PT, pad=TICK_PAD_PT, labelsize=TICK_PT)
-        ax.set_xlabel("$z_1$", fontsize=LABEL_PT, labelpad=LABEL_PAD_PT)
-        ax.set_ylabel("$z_2$", fontsize=LABEL_PT, labelpad=LABEL_PAD_PT)
-        ax.set_title("test codes by class", fontsize=TITLE_PT, pad=TITLE_PAD_PT)
-        ax.legend(
-            loc="upper left",
-            bbox_to_anchor=(1.02, 1),
-            fontsize=TICK_PT,
-            markerscale=4,
-            frameon=False,
-            borderaxespad=0,
-        )
-
-    return scatter
-
-
-def _map_key(left: int, top: int) -> Callable[[Figure, Canvas], None]:
-    """The legend below map_with_data's map, its top-left corner at PNG pixel (left, top)."""
-
-    def key(fig: Figure, cv: Canvas) -> None:
-        handles = [
-            Patch(facecolor=EMPTY_TINT, edgecolor="none", label="no test code in this tile"),
-            Line2D(
-                [],
-                [],
-                color=_path_colour(0),
-                lw=1.8,
-                marker="o",
-                ms=5,
-                mec="black",
-                label=PATHS_KEY,
-            ),
-        ]
-        fig.legend(
-            handles=handles,
-            loc="upper left",
-            fontsize=LABEL_PT,
-            frameon=False,
-            bbox_to_anchor=(left / cv.width, 1 - top / cv.height),
-            borderaxespad=0,
-            borderpad=0,
-        )
-
-    return key
-
-
-def map_with_data(
-    mosaic: np.ndarray,
-    z: np.ndarray,
-    counts: np.ndarray,
-    lines: np.ndarray,
-    codes: np.ndarray,
-    labels: np.ndarray,
-    title: str,
-    dpi: int,
-) -> Canvas:
-    """A map beside the test codes it was drawn over, with the interpolation paths on both.
-
-    Left: the map (`mosaic`, codes `z` as in `maps`), pixel-exact at scale 1, with the tiles
-    where `counts` (rows x cols) is 0 tinted orange on top (tiles no test code falls in: there
-    the decoder is extrapolating) and the P straight paths `lines` (P x 2 x 2, start and end
-    codes) drawn as numbered coloured lines, clipped to the map. Right: the test `codes` (N x 2)
-    coloured by class `labels`, the map's square dashed, the same paths. Only the tint and the
-    paths change map pixels. The saved boxes are {"map": box}.
-    """
-    cv = Canvas(dpi)
-    mosaic, geo = checked_map("map", mosaic, z)
-    counts = np.asarray(counts)
-    if counts.shape != (geo.rows, geo.cols):
-        raise ValueError(f"counts must be {geo.rows} x {geo.cols}, not {counts.shape}")
-    lines = np.asarray(lines, dtype=float).reshape(-1, 2, 2)
-    codes = np.asarray(codes, dtype=float)
-    labels = np.asarray(labels)
-    h, w = mosaic.shape
-    map_title = "decoded map"
-    left, top, right, bottom, _ = map_margins(cv, geo, w // geo.cols, map_title)
-    sup_w, sup_h = cv.text_px(title, SUPTITLE_PT, "bold")
-    box = cv.image("map", mosaic, left, sup_h + 10 + top, 1)
-    frame = map_axes(cv, box, geo, map_title, _tint_and_paths(counts, lines))
-
-    # Right: the test codes, an ordinary axes of the same height as the map's frame.
-    tick_w = cv.text_px("\N{MINUS SIGN}00.0", TICK_PT)[0]
-    label_h = cv.text_px("$z_2$", LABEL_PT)[1]
-    gap = cv.px(TICK_LEN_PT + TICK_PAD_PT + LABEL_PAD_PT) + tick_w + label_h + 24
-    scatter_box = (box[0] + w + right + gap, frame[1], frame[2], frame[3])
-    cv.axes(scatter_box, _codes_by_class(codes, labels, lines, geo))
-    legend_w = max(cv.text_px(s, TICK_PT)[0] for s in (*CLASSES, "the map's square"))
-    right_edge = scatter_box[0] + scatter_box[2] + cv.px(TICK_PT * 4) + legend_w + 8
-
-    # Below the map: what the tint and the paths mean.
-    key_top = box[1] + h + bottom
-    cv.extra(_map_key(frame[0], key_top))
-    key_w = cv.text_px(PATHS_KEY, LABEL_PT)[0] + cv.px(LABEL_PT * 3)
-    key_h = 2 * cv.line_px(LABEL_PT) + cv.px(LABEL_PT) + 8
-    cv.width = max(right_edge, frame[0] + key_w, sup_w + 20)
-    cv.height = max(key_top + key_h, scatter_box[1] + scatter_box[3] + bottom)
-    cv.text(cv.width / 2, 6, title, ha="center", va="top", fontsize=SUPTITLE_PT, fontweight="bold")
     return cv
 
 
@@ -304,15 +100,16 @@ def map_with_data(
 # Tiles in rows and grids
 
 
-def _strip_header(cv: Canvas, steps: int, width: int) -> str:
-    """The longest header over the decoded strip that fits its width."""
+def _strip_header(cv: Canvas, codes: int, width: int) -> str:
+    """The longest header over the decoded strip that fits its width: a path of `codes` codes
+    takes codes - 1 steps."""
     return next(
         (
             text
             for text in (
-                f"decoded at {steps} evenly spaced codes from start to end",
-                f"decoded along the path ({steps} codes)",
-                "decoded",
+                f"decoded at {codes} evenly spaced codes ({codes - 1} steps) from start to end",
+                f"decoded at {codes} codes ({codes - 1} steps)",
+                f"{codes - 1} steps",
             )
             if cv.text_px(text, LABEL_PT)[0] <= width - 8
         ),
@@ -338,23 +135,23 @@ def interpolations(
     models = list(rows)
     decoded = {name: as_uint8(np.asarray(rows[name])) for name in models}
     starts, ends = as_uint8(starts), as_uint8(ends)
-    paths, steps = decoded[models[0]].shape[:2]
+    paths, codes = decoded[models[0]].shape[:2]  # codes: the path's steps + 1
     for name, images in decoded.items():
-        if images.shape[:2] != (paths, steps):
-            raise ValueError(f"{name}: {images.shape[:2]} paths x steps, expected {(paths, steps)}")
+        if images.shape[:2] != (paths, codes):
+            raise ValueError(f"{name}: {images.shape[:2]} paths x codes, expected {(paths, codes)}")
     if starts.shape[0] != paths or ends.shape[0] != paths:
         raise ValueError(f"starts and ends need {paths} images each")
     tile = TILE * scale
     line_h = cv.line_px(LABEL_PT)
     left = cv.widest(models, LABEL_PT) + 16
     real_gap = max(12, tile // 4)  # sets the real test images apart from the decoded strip
-    strip_w = steps * tile
+    strip_w = codes * tile
     row_gap = 2
     block_gap = line_h + 14
     head = line_h + 10
     strip_x = left + tile + real_gap
     end_x = strip_x + strip_w + real_gap
-    header = _strip_header(cv, steps, strip_w)
+    header = _strip_header(cv, codes, strip_w)
     for x, width, text in ((left, tile, "start"), (strip_x, strip_w, header), (end_x, tile, "end")):
         cv.text(x + width / 2, head - 4, text, ha="center", va="bottom", fontsize=LABEL_PT)
     y = head + block_gap
@@ -367,7 +164,7 @@ def interpolations(
             va="bottom",
             fontsize=LABEL_PT,
             fontweight="bold",
-            color=_path_colour(p),
+            color=path_colour(p),
         )
         for name in models:
             cv.image(f"{p}/{name}/start", starts[p], left, y, scale)
@@ -438,19 +235,28 @@ def prior_samples(samples: dict[str, np.ndarray], dpi: int, scale: int = 1) -> C
     return cv
 
 
-def evolution(frames: dict[str, list[tuple[int, np.ndarray]]], dpi: int, scale: int = 1) -> Canvas:
+def evolution(
+    frames: dict[str, list[tuple[int, np.ndarray]]],
+    z: np.ndarray,
+    seed: int,
+    dpi: int,
+    scale: int = 1,
+) -> Canvas:
     """How each model's small latent map changes over training: a row per model, a column per
-    epoch.
+    epoch, each map with its axes in z (the maps' codes `z`, as in `maps`), titled with the seed.
 
-    `frames[model] = [(epoch, uint8 map), ...]`, all maps the same size. Pixel-exact at integer
-    `scale`. The saved boxes are keyed "model/epoch".
+    `frames[model] = [(epoch, uint8 map), ...]`, all maps the same size; a model without an
+    epoch another has leaves that place empty. Pixel-exact at integer `scale`. The saved boxes
+    are keyed "model, epoch e".
     """
-    epochs: list[int] = []
-    for series in frames.values():
-        epochs += [int(e) for e, _ in series if int(e) not in epochs]
-    columns = {str(e): f"epoch {e}" for e in sorted(epochs)}
-    cells = {name: {str(int(e)): img for e, img in series} for name, series in frames.items()}
-    return image_table(cells, columns, dpi, scale, gap=8)
+    epochs = sorted({int(e) for series in frames.values() for e, _ in series})
+    panels: dict[str, tuple[np.ndarray, np.ndarray] | None] = {}
+    for name, series in frames.items():
+        by_epoch = {int(e): image for e, image in series}
+        for e in epochs:
+            panels[f"{name}, epoch {e}"] = (by_epoch[e], z) if e in by_epoch else None
+    title = f"the map after each epoch of training, seed {seed}"
+    return maps(panels, dpi, scale, columns=len(epochs), title=title)
 
 
 def pick_epochs(epochs: int) -> list[int]:

@@ -11,7 +11,14 @@ import pandas as pd
 
 from latentlab.analysis.codes import PRIOR_BAND
 from latentlab.core.params import Params
-from latentlab.report.comparison import CLAIMS, Claim, ClaimVerdict, square_of
+from latentlab.report.comparison import (
+    CLAIMS,
+    NOT_DECIDED,
+    Claim,
+    ClaimVerdict,
+    ContrastVerdict,
+    square_of,
+)
 from latentlab.report.factorial import (
     ADVANTAGE,
     BOTH,
@@ -25,6 +32,7 @@ from latentlab.report.factorial import (
     PRIOR,
     PRIOR_ALONE,
     TOGETHER,
+    UNDECIDED,
     Cells,
     Factorial,
     cell_of,
@@ -33,6 +41,7 @@ from latentlab.report.factorial import (
     prior_weight,
 )
 from latentlab.report.labels import label
+from latentlab.report.results import Numbers
 
 DIAGNOSTICS = (
     "posterior_sigma",
@@ -54,32 +63,25 @@ def _number(value: float) -> str:
     return f"{value:.0f}" if abs(value) >= 1000 else f"{value:.3g}"
 
 
-class _Summary:
-    """Mean and seeds' spread of a metric, from results.summarise's table."""
+def _cell(n: Numbers, model: str, metric: str) -> str:
+    """mean ± the seeds' standard deviation, three digits; "—" where the model has no such
+    metric."""
+    if not n.has(model, metric):
+        return "—"
+    row = n.table.loc[(model, square_of(metric), metric)]
+    seeds = f" ± {row['std_seeds']:.2g}" if row["seeds"] > 1 else ""
+    return _number(row["mean"]) + seeds
 
-    def __init__(self, summary: pd.DataFrame) -> None:
-        self.table = summary.set_index(["model", "square", "metric"])
 
-    def has(self, model: str, metric: str) -> bool:
-        return (model, square_of(metric), metric) in self.table.index
-
-    def mean(self, model: str, metric: str) -> float:
-        return float(self.table.loc[(model, square_of(metric), metric), "mean"])
-
-    def spread(self, model: str, metric: str) -> float:
-        return float(self.table.loc[(model, square_of(metric), metric), "std_seeds"])
-
-    def cell(self, model: str, metric: str) -> str:
-        if not self.has(model, metric):
-            return "—"
-        row = self.table.loc[(model, square_of(metric), metric)]
-        seeds = f" ± {row['std_seeds']:.2g}" if row["seeds"] > 1 else ""
-        return _number(row["mean"]) + seeds
+def _words(verdict: ClaimVerdict) -> str:
+    """A claim's verdict with its note, without brackets: "mixed, 1 of 2 measures not decided"."""
+    return f"{verdict.verdict}, {verdict.note}" if verdict.note else verdict.verdict
 
 
 def _effect_text(verdicts: dict[str, ClaimVerdict]) -> str:
     return (
-        f"distributions {verdicts[DISTRIBUTIONS]}, prior term {verdicts[PRIOR]}, interaction "
+        f"distributions: {_words(verdicts[DISTRIBUTIONS])}; prior term: "
+        f"{_words(verdicts[PRIOR])}; interaction: "
         f"{interaction_verdict(verdicts[MORE].verdict, verdicts[LESS].verdict)}"
     )
 
@@ -92,7 +94,7 @@ def claim_why(claim: Claim, verdicts: dict[str, ClaimVerdict], cells: Cells) -> 
     kind = pattern({effect: v.verdict for effect, v in verdicts.items()})
     text = {
         NO_ADVANTAGE: f"`{c.distributions_prior}` has no consistent advantage over `{c.points}` "
-        f"({verdicts[ADVANTAGE]}), so there is none for a mechanism to carry",
+        f"(it is {_words(verdicts[ADVANTAGE])}), so there is none for a mechanism to carry",
         TOGETHER: f"both mechanisms are needed together: `{c.distributions_prior}` gains more "
         f"over `{c.points}` than distributions alone (`{c.distributions}`) and the prior term "
         f"alone (`{c.points_prior}`) gain added up",
@@ -103,6 +105,7 @@ def claim_why(claim: Claim, verdicts: dict[str, ClaimVerdict], cells: Cells) -> 
         PRIOR_ALONE: "the prior term carries it, not the distributions",
         NEITHER: f"`{c.distributions_prior}` beats `{c.points}`, but neither mechanism carries "
         f"it on every seed, alone or together",
+        UNDECIDED: "the effects that would say which mechanism carries it are not decided",
     }[kind]
     return f"*{claim.text}*: {text} ({_effect_text(verdicts)})."
 
@@ -110,7 +113,7 @@ def claim_why(claim: Claim, verdicts: dict[str, ClaimVerdict], cells: Cells) -> 
 def sigma_sentence(summary: pd.DataFrame, cells: Cells) -> str:
     """What the distributions cells' diagnostics say: whether the encoder keeps its sigma
     without the prior term, and how many of its sigmas its codes span, with and without."""
-    n = _Summary(summary)
+    n = Numbers(summary)
     off, on = cells.distributions, cells.distributions_prior
     sigma = {m: n.mean(m, "posterior_sigma") for m in (off, on)}
     spans = {m: n.mean(m, "spread_to_sigma") for m in (off, on)}
@@ -136,7 +139,7 @@ def sigma_sentence(summary: pd.DataFrame, cells: Cells) -> str:
 def eigenvalue_sentence(summary: pd.DataFrame, cells: Cells) -> str:
     """Which cells' test codes have a covariance like the prior's: both eigenvalues in
     PRIOR_BAND (the band of the MMD weight's rule), from the means over seeds."""
-    n = _Summary(summary)
+    n = Numbers(summary)
     low, high = PRIOR_BAND
     values = {
         m: (n.mean(m, "code_eigenvalue_largest"), n.mean(m, "code_eigenvalue_smallest"))
@@ -156,37 +159,46 @@ def eigenvalue_sentence(summary: pd.DataFrame, cells: Cells) -> str:
     return text + "."
 
 
-def why(fact: Factorial, summary: pd.DataFrame) -> str:
-    """The Why as one Markdown paragraph: per claim, which mechanism carries the VAE's
+def why(fact: Factorial, summary: pd.DataFrame) -> list[str]:
+    """The Why as short Markdown paragraphs: per claim, which mechanism carries the VAE's
     advantage, then what the diagnostics say about the cells."""
-    sentences = [claim_why(claim, fact.claim(claim), fact.cells) for claim in CLAIMS]
-    return (
-        "**Why, mechanism by mechanism.** "
-        + " ".join(sentences)
-        + f" {sigma_sentence(summary, fact.cells)} {eigenvalue_sentence(summary, fact.cells)}"
-    )
+    c = fact.cells
+    return [
+        f"**Why, mechanism by mechanism.** Per claim, what carries `{c.distributions_prior}`'s "
+        f"advantage over `{c.points}` in the 2 x 2 design of the two mechanisms (below):",
+        *(f"- {claim_why(claim, fact.claim(claim), c)}" for claim in CLAIMS),
+        sigma_sentence(summary, c),
+        eigenvalue_sentence(summary, c),
+    ]
+
+
+def _with_reason(verdict: str, *effects: ContrastVerdict) -> str:
+    """A verdict, and when it is not decided the short reasons of the effects it came from."""
+    why = "; ".join(dict.fromkeys(e.short_reason for e in effects if e.reasons))
+    return f"{verdict} ({why})" if verdict == NOT_DECIDED and why else verdict
 
 
 def effects_table(fact: Factorial, p: Params) -> str:
     """A Markdown table, one row per claim measure: per effect its mean over seeds (in the
-    measure's better direction) and its verdict; the interaction's verdict says which way it
-    holds (factorial.interaction_verdict)."""
+    measure's better direction) and its verdict, with the short reason of one not decided; the
+    interaction's verdict says which way it holds (factorial.interaction_verdict)."""
     c = fact.cells
     rows = []
     for claim in CLAIMS:
         for i, metric in enumerate(claim.measures):
             effect = {e: fact.effects[e][metric] for e in fact.effects}
             mean = {e: f"{sum(v.gains) / len(v.gains):+.3g}" for e, v in effect.items()}
+            cell = {e: f"{mean[e]}: {_with_reason(v.verdict, v)}" for e, v in effect.items()}
             interaction = interaction_verdict(effect[MORE].verdict, effect[LESS].verdict)
             rows.append(
                 {
                     "claim": claim.text if i == 0 else "",
                     "measure": label(metric, p),
-                    f"`{c.distributions_prior}` against `{c.points}`": f"{mean[ADVANTAGE]}: "
-                    f"{effect[ADVANTAGE].verdict}",
-                    "distributions": f"{mean[DISTRIBUTIONS]}: {effect[DISTRIBUTIONS].verdict}",
-                    "prior term": f"{mean[PRIOR]}: {effect[PRIOR].verdict}",
-                    "interaction": f"{mean[MORE]}: {interaction}",
+                    f"`{c.distributions_prior}` against `{c.points}`": cell[ADVANTAGE],
+                    "distributions": cell[DISTRIBUTIONS],
+                    "prior term": cell[PRIOR],
+                    "interaction": f"{mean[MORE]}: "
+                    + _with_reason(interaction, effect[MORE], effect[LESS]),
                 }
             )
     return pd.DataFrame(rows).to_markdown(index=False)
@@ -195,7 +207,7 @@ def effects_table(fact: Factorial, p: Params) -> str:
 def diagnostics_table(summary: pd.DataFrame, p: Params) -> str:
     """A Markdown table, one row per compared model: its cell of the design, the weight of its
     prior term, and the diagnostics (mean ± the seeds' standard deviation)."""
-    n = _Summary(summary)
+    n = Numbers(summary)
     rows = []
     for mp in p.compared:
         weight = prior_weight(mp)
@@ -204,7 +216,7 @@ def diagnostics_table(summary: pd.DataFrame, p: Params) -> str:
                 "model": f"`{mp.name}`",
                 "encoder, prior": CELL_NAMES[cell_of(mp)],
                 "prior term's weight": f"{weight[0]} {weight[1]:g}" if weight else "none",
-                **{label(m, p): n.cell(mp.name, m) for m in DIAGNOSTICS},
+                **{label(m, p): _cell(n, mp.name, m) for m in DIAGNOSTICS},
             }
         )
     return pd.DataFrame(rows).to_markdown(index=False)
@@ -218,23 +230,23 @@ def cell_maps(cells: Cells) -> list[tuple[str, str]]:
     ]
 
 
-def design_note(fact: Factorial, p: Params) -> str:
+def design_note(fact: Factorial, p: Params) -> list[str]:
     """How the design is made and its effects decided, and the MMD weight with the rule that
-    chose its default: one Markdown paragraph."""
+    chose its default: short Markdown paragraphs."""
     c = fact.cells
     wae = p.model(c.points_prior)
     low, high = PRIOR_BAND
-    return (
+    return [
         f"The four models share their hidden layers {wae.hidden} and training: `{c.points}` "
         f"(points, no prior term), `{c.points_prior}` (points pulled towards N(0, I) by an MMD "
         f"penalty, WAE-MMD), `{c.distributions}` (distributions, no prior term) and "
-        f"`{c.distributions_prior}` (distributions and the KL term). Per seed, the effect of "
-        "distributions is their gain over points averaged over the two prior levels, that of "
-        "the prior term its gain averaged over the two encoders, and the interaction half the "
-        "difference between the prior term's gain with distributions and with points "
-        "(positive: together more than the sum of each alone); each is decided as the claims' "
-        "verdicts are. The WAE's MMD weight is "
-        f"{prior_weight(wae)[1]:g}; its default was chosen once, looking at no claim measure, by "
-        "`scripts/choose_mmd_weight.py`: the smallest weight of its grid at which both "
-        f"eigenvalues of the training codes' covariance lie within [{low:g}, {high:g}]."
-    )
+        f"`{c.distributions_prior}` (distributions and the KL term).",
+        "Per seed, the effect of distributions is their gain over points averaged over the two "
+        "prior levels, that of the prior term its gain averaged over the two encoders, and the "
+        "interaction half the difference between the prior term's gain with distributions and "
+        "with points (positive: together more than the sum of each alone).",
+        f"The WAE's MMD weight is {prior_weight(wae)[1]:g}; its default was chosen once, looking "
+        "at no claim measure, by `scripts/choose_mmd_weight.py`: the smallest weight of its grid "
+        f"at which both eigenvalues of the training codes' covariance lie within "
+        f"[{low:g}, {high:g}].",
+    ]

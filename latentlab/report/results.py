@@ -25,6 +25,7 @@ from latentlab.core.params import Params
 
 COLUMNS = ["model", "seed", "square", "metric", "judge", "value"]
 ITEM_COLUMNS = ["model", "seed", "metric", "item", "value"]
+CALIBRATION_COLUMNS = ["reference", "metric", "judge", "value"]
 SQUARES = ("lab", "own")
 RUN_STAGES = ("train", "evaluate", "render", "interpolate")  # the stages that measure each run
 
@@ -206,8 +207,9 @@ def tiles_per_class(p: Params) -> dict[str, list[float]]:
 
 
 def gather_calibration(p: Params) -> pd.DataFrame:
-    """The calibrate stage's measures of the reference images: per (reference, metric) the mean
-    and standard deviation over the judges, in the order the stage wrote them."""
+    """The calibrate stage's measures of the reference images: one row per (reference, metric,
+    judge) with its value, the judges as p.judge.seeds names them, in the order the stage wrote
+    them."""
     file = paths.CALIBRATION
     measured = _mapping(read_json(file), file)
     if list(measured) != list(REFERENCE_SETS):
@@ -227,14 +229,15 @@ def gather_calibration(p: Params) -> pd.DataFrame:
                 )
             key = f"{reference}.{name}"
             rows += [
-                (reference, name, finite_number(v, file, f"{key}[{i}]"))
-                for i, v in enumerate(judged)
+                (reference, name, judge, finite_number(v, file, f"{key}[{i}]"))
+                for i, (judge, v) in enumerate(zip(p.judge.seeds, judged, strict=True))
             ]
-    long = pd.DataFrame(rows, columns=["reference", "metric", "value"])
-    summary = long.groupby(["reference", "metric"], sort=False)["value"].agg(
-        mean="mean", std_judges="std"
-    )
-    return summary.fillna({"std_judges": 0.0}).reset_index()
+    return pd.DataFrame(rows, columns=CALIBRATION_COLUMNS)
+
+
+def calibration_means(calibration: pd.DataFrame) -> pd.Series:
+    """The mean over judges of each (reference, metric) of gather_calibration's table."""
+    return calibration.groupby(["reference", "metric"], sort=False)["value"].mean()
 
 
 def summarise(table: pd.DataFrame) -> pd.DataFrame:
@@ -278,3 +281,43 @@ def seed_values(table: pd.DataFrame, model: str, metric: str, square: str) -> pd
     if rows.empty:
         raise KeyError(f"no {metric} for {model}")
     return rows.pivot(index="seed", columns="judge", values="value").sort_index()
+
+
+def square_of(metric: str) -> str:
+    """Which square a map metric is decided on: the lab's, the question the lab asks."""
+    return "lab" if BY_NAME[metric].stage == "render" else ""
+
+
+class Numbers:
+    """Lookups into the summary table (model, square, metric -> mean, spreads)."""
+
+    def __init__(self, summary: pd.DataFrame) -> None:
+        self.table = summary.set_index(["model", "square", "metric"])
+
+    def has(self, model: str, metric: str, square: str | None = None) -> bool:
+        """Whether the summary holds this metric for this model."""
+        square = square_of(metric) if square is None else square
+        return (model, square, metric) in self.table.index
+
+    def mean(self, model: str, metric: str, square: str | None = None) -> float:
+        """The mean over seeds (of the mean over judges)."""
+        square = square_of(metric) if square is None else square
+        return float(self.table.loc[(model, square, metric), "mean"])
+
+    def spread(self, model: str, metric: str, square: str | None = None) -> float:
+        """The standard deviation over seeds (of the mean over judges)."""
+        square = square_of(metric) if square is None else square
+        return float(self.table.loc[(model, square, metric), "std_seeds"])
+
+    def cell(self, model: str, metric: str, square: str | None = None) -> str:
+        """mean ± the seeds' std, and the judges' mean std for a measure every judge takes."""
+        square = square_of(metric) if square is None else square
+        if not self.has(model, metric, square):
+            return "—"
+        row = self.table.loc[(model, square, metric)]
+        text = f"{row['mean']:.4g}"
+        if row["seeds"] > 1:
+            text += f" ± {row['std_seeds']:.2g}"
+        if BY_NAME[metric].per_judge and row["std_judges"] > 0:
+            text += f" (judges ± {row['std_judges']:.2g})"
+        return text
