@@ -789,9 +789,9 @@ REPORT_ATTACKS = {
         "runs/vae/evaluate/seed2.json: log_likelihood is '-250 nats', but it must be a finite",
     ),
     "missing-metric": (
-        "runs/ae_wide/paths/seed1.json",
+        "runs/ae_wide/interpolate/seed1.json",
         lambda d: {k: v for k, v in d.items() if k != "path_evenness"},
-        "runs/ae_wide/paths/seed1.json has no 'path_evenness'",
+        "runs/ae_wide/interpolate/seed1.json has no 'path_evenness'",
     ),
     "infinite-per-judge": (
         "runs/vae/render/seed1.json",

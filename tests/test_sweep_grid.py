@@ -281,3 +281,43 @@ def test_watching_waits_out_a_silent_squeue_and_says_each_end(monkeypatch, tmp_p
         "job 7: 0 running, 0 pending, 1 of 2 finished",
         f"FAILED  vae.lr=0.2: SLURM ended the task: X; see {sub.log_file(1)}",
     ]
+
+
+def _failing_show(messages: list[str]):
+    """A stand-in for run_tool that fails with each of `messages` in turn, then lists nothing."""
+    calls = []
+
+    def show(cmd, root, what):
+        calls.append(cmd)
+        if len(calls) <= len(messages):
+            raise clone.RunFailed(messages[len(calls) - 1])
+        return "[]"
+
+    return show, calls
+
+
+def test_a_queue_copy_vanishing_under_exp_show_is_asked_again(monkeypatch, tmp_path) -> None:
+    vanished = "dvc exp show failed: directory '/r/.dvc/tmp/exps/tmpab12/.dvc' does not exist"
+    show, calls = _failing_show([vanished, vanished])
+    monkeypatch.setattr(experiments, "run_tool", show)
+    monkeypatch.setattr(experiments.time, "sleep", lambda s: None)
+    assert experiments.of_head(tmp_path) == []
+    assert len(calls) == 3
+
+
+def test_any_other_exp_show_failure_is_one_error_at_once(monkeypatch, tmp_path) -> None:
+    show, calls = _failing_show(["dvc exp show failed: not a DVC repository"])
+    monkeypatch.setattr(experiments, "run_tool", show)
+    with pytest.raises(UserError, match="not a DVC repository"):
+        experiments.of_head(tmp_path)
+    assert len(calls) == 1
+
+
+def test_a_copy_that_keeps_vanishing_ends_in_the_error(monkeypatch, tmp_path) -> None:
+    vanished = "dvc exp show failed: directory '/r/.dvc/tmp/exps/tmpab12/.dvc' does not exist"
+    show, calls = _failing_show([vanished] * 10)
+    monkeypatch.setattr(experiments, "run_tool", show)
+    monkeypatch.setattr(experiments.time, "sleep", lambda s: None)
+    with pytest.raises(UserError, match="does not exist"):
+        experiments.of_head(tmp_path)
+    assert len(calls) == experiments._SHOW_TRIES

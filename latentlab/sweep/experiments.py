@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import json
 import subprocess
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -73,13 +74,23 @@ def parse_show(shown: list[dict[str, Any]]) -> list[Experiment]:
     return found
 
 
+# `dvc exp show` fails when a queue worker removes its temporary copy (.dvc/tmp/exps/tmp...)
+# while the command reads it; the next call no longer sees that copy.
+_VANISHED_COPY = "tmp/exps/"
+_SHOW_TRIES = 5
+
+
 def of_head(root: Path) -> list[Experiment]:
     """Every experiment of the repository's HEAD commit, queued and failed ones included."""
-    try:
-        shown = json.loads(run_tool(dvc("exp", "show", "--json"), root, "dvc exp show"))
-    except RunFailed as err:
-        raise UserError(str(err)) from None
-    return parse_show(shown)
+    for attempt in range(_SHOW_TRIES):
+        try:
+            shown = json.loads(run_tool(dvc("exp", "show", "--json"), root, "dvc exp show"))
+            return parse_show(shown)
+        except RunFailed as err:
+            if _VANISHED_COPY not in str(err) or attempt == _SHOW_TRIES - 1:
+                raise UserError(str(err)) from None
+            time.sleep(1.0)
+    raise AssertionError("unreachable")
 
 
 def done_names(experiments: list[Experiment]) -> set[str]:
