@@ -9,10 +9,9 @@ import logging
 
 import torch
 
-from latentlab import calibration
-from latentlab.analysis.realism import subset_balls
+from latentlab import balls, calibration
 from latentlab.core import paths
-from latentlab.core.artifacts import load_arrays, write_json
+from latentlab.core.artifacts import write_json
 from latentlab.core.fashion_mnist import load_split
 from latentlab.core.params import Params
 from latentlab.core.paths import DATA_ROOT
@@ -38,11 +37,7 @@ def _calibrate(p: Params, device: torch.device) -> None:
     panel = load_panel(p.judge.seeds, p.judge.channels, device)
     real = panel.test_features
     # The same real subsets and balls as the render stage's, and as many images as a map's tiles.
-    subsets, radii = load_arrays(paths.REAL_BALLS, "map_subsets", "map_radii")
-    real_balls = [
-        subset_balls(features, p.realism.k, subsets, rows)
-        for features, rows in zip(panel.test_features, radii, strict=True)
-    ]
+    real_balls = balls.load(p, "map", panel.test_features)
     images, labels = load_split(DATA_ROOT, "train", p.limit)
     references = calibration.reference_images(images, labels, lm.grid**2, r.seed)
     measured = calibration.calibrate(

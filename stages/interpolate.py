@@ -11,8 +11,7 @@ import logging
 import numpy as np
 import torch
 
-from latentlab import interpolation
-from latentlab.analysis.realism import subset_balls
+from latentlab import balls, interpolation
 from latentlab.analysis.transitions import pick_pairs
 from latentlab.core import paths
 from latentlab.core.artifacts import load_arrays, save_arrays, write_json
@@ -58,13 +57,11 @@ def _interpolate(p: Params, mp: ModelParams, device: torch.device) -> None:
     try:
         pairs = pick_pairs(test_labels, pp.pairs, pp.seed)
     except ValueError as err:
-        raise UserError(f"paths: {err} (data.limit is {p.limit}); raise data.limit") from None
+        raise UserError(
+            f"interpolate.pairs: {err} (data.limit is {p.limit}); raise data.limit"
+        ) from None
     codes_by_seed = {seed: _test_codes(mp, seed, len(test_images), p.limit) for seed in p.seeds}
-    subsets, radii = load_arrays(paths.REAL_BALLS, "interpolate_subsets", "interpolate_radii")
-    real_balls = [
-        subset_balls(features, p.realism.k, subsets, rows)
-        for features, rows in zip(panel.test_features, radii, strict=True)
-    ]
+    real_balls = balls.load(p, "interpolate", panel.test_features)
     for seed in p.seeds:
         model = load_trained(mp, seed, device)
         codes = codes_by_seed[seed]

@@ -13,9 +13,8 @@ import logging
 import torch
 from PIL import Image
 
-from latentlab import rendering
+from latentlab import balls, rendering
 from latentlab.analysis.latent_grid import mosaic, to_uint8
-from latentlab.analysis.realism import subset_balls
 from latentlab.core import paths
 from latentlab.core.artifacts import atomic_path, load_arrays, save_arrays, write_json
 from latentlab.core.fashion_mnist import IMAGE_SIDE
@@ -42,11 +41,7 @@ def _render(p: Params, mp: ModelParams, device: torch.device) -> None:
     lm = p.latent_map
     panel = load_panel(p.judge.seeds, p.judge.channels, device)
     real = panel.test_features
-    subsets, radii = load_arrays(paths.REAL_BALLS, "map_subsets", "map_radii")
-    real_balls = [
-        subset_balls(features, p.realism.k, subsets, rows)
-        for features, rows in zip(panel.test_features, radii, strict=True)
-    ]
+    real_balls = balls.load(p, "map", panel.test_features)
     for seed in p.seeds:
         model = load_trained(mp, seed, device)
         (test_codes,) = load_arrays(paths.codes(mp.name, seed), "codes")

@@ -596,9 +596,11 @@ def test_load_with_a_pipeline_that_declares_fewer_models(tmp_path, repo_params):
         "[ae, '']",
         "[ae, null]",
         "[]",
+        "[ae, data]",
+        "[vae, mechanism]",
     ],
 )
-def test_declared_models_refuses_names_that_are_not_identifiers(tmp_path, models):
+def test_declared_models_refuses_names_a_model_cannot_take(tmp_path, models):
     pipeline = tmp_path / "dvc.yaml"
     pipeline.write_text(f"vars:\n  - models: {models}\nstages: {{}}\n")
     with pytest.raises(UserError) as info:

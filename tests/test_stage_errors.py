@@ -22,7 +22,8 @@ import pytest
 import yaml
 from conftest import MODELS, REPO, quick_params, write_params
 
-from latentlab.core import paths
+from latentlab import balls
+from latentlab.core import params, paths
 from latentlab.core.errors import UserError
 from latentlab.core.fashion_mnist import raw_dir
 from latentlab.core.params import NO_CUDA
@@ -194,9 +195,8 @@ def test_render_with_a_corrupted_model(stage_dir, run_stage, repo_params):
     save_weights(Judge(channels), stage_dir / paths.judge_weights(1))
     features = np.zeros((1, 256, 8 * channels), dtype=np.float32)
     save_arrays(stage_dir / paths.JUDGE_FEATURES, seeds=np.array([1]), features=features)
-    subsets = np.arange(25)[None]  # one subset: a 5 x 5 map's tiles
-    radii = np.ones((1, *subsets.shape), dtype=np.float32)
-    save_arrays(stage_dir / paths.REAL_BALLS, map_subsets=subsets, map_radii=radii)
+    p = params.load(stage_dir / "params.yaml", REPO / "dvc.yaml")
+    save_arrays(stage_dir / paths.REAL_BALLS, **balls.draw(p, features))
     weights = stage_dir / paths.weights("vae", 1)
     weights.parent.mkdir(parents=True)
     weights.write_bytes(b"this is not a model\x00\x01" * 64)

@@ -155,7 +155,7 @@ def test_a_seed_trains_alike_alone_and_beside_other_seeds(
         assert w_alone[key].dtype == torch.float32
         assert w_alone[key].numpy().tobytes() == w_together[key].numpy().tobytes(), key
     assert not torch.equal(w_together["decoder.0.weight"], weights(together[1])["decoder.0.weight"])
-    assert h_together[1] != h_together[2] != h_together[3]
+    assert len({repr(h_together[s]) for s in (1, 2, 3)}) == 3  # three different seeds
 
 
 def test_bf16_trains_close_to_fp32(small_train):

@@ -112,7 +112,7 @@ def _features(p: Params) -> Part:
 
 def _balls(p: Params, size: int, sizes: tuple[str, ...]) -> list[Part]:
     """The test features and the k-NN balls of every real subset of `size` images (at most the
-    test images), set by the params `sizes`."""
+    test images), set by the params `sizes`, as the balls stage drew them."""
     j = p.judge
     width, s = 8 * j.channels, min(size, p.images("test"))
     keys = ("judge.seeds", "judge.channels", "realism.subsets", *sizes)
@@ -124,8 +124,12 @@ def _balls(p: Params, size: int, sizes: tuple[str, ...]) -> list[Part]:
             len(j.seeds) * p.realism.subsets * s * width * FLOAT,
             keys,
         ),
-        # A subset's distances to itself, their transposed copy and the partition of them.
-        Part(f"the distances among {s} real images", 3 * s * s * FLOAT, sizes, transient=True),
+        # The balls stage drew the radii; a stage that measures against them loads them.
+        Part(
+            f"the radii of {len(j.seeds)} judges x {p.realism.subsets} subsets x {s} images",
+            len(j.seeds) * p.realism.subsets * s * FLOAT,
+            keys,
+        ),
         Part(
             "a block of distances to the balls",
             REALISM_CHUNK * s * (FLOAT + 1),

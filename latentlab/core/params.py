@@ -1,12 +1,11 @@
 """params.yaml: read as DVC reads it, and refused in one sentence, before any work, wherever a value
 is one a stage could not use.
 
-Each section is declared once below, as a frozen dataclass whose annotations are its types and
-whose `param(...)` are its bounds (latentlab/core/schema.py reads a section by them). Written by
-hand are only the checks of values against each other and against dvc.yaml, and the memory each
-stage would need (latentlab/core/memory.py). Every size has an upper bound that keeps a run within
-a laptop's memory and time. The model names are not params: dvc.yaml declares them
-(`vars: models`), because DVC puts them into commands and output paths.
+Each section is declared once below as a frozen dataclass: its annotations are its types, its
+`param(...)` its bounds (latentlab/core/schema.py reads a section by them), every size bounded to a
+laptop's memory and time. By hand: the checks of values against each other and against dvc.yaml,
+and each stage's memory (latentlab/core/memory.py). Model names are not params: dvc.yaml declares
+them (`vars: models`), as DVC puts them into commands and output paths.
 """
 
 from __future__ import annotations
@@ -40,6 +39,7 @@ from latentlab.core.schema import (
 
 PARAMS_FILE = Path("params.yaml")
 PIPELINE_FILE = Path("dvc.yaml")
+FACTORIAL_ENTRY = "mechanism"  # reports/verdicts.json's key beside the VAEs' names: no model's
 NO_CUDA = "params.yaml: device is 'cuda', but no CUDA GPU is visible; use auto or cpu"
 SEED_MAX = 2**32 - 1  # numpy's legacy generators take seeds below 2**32; torch takes more
 SEED_RANGE = "(the seeds numpy and torch accept)"
@@ -480,13 +480,13 @@ def declared_models(path: Path = PIPELINE_FILE) -> list[str]:
                 for n in names
                 if not isinstance(n, str)
                 or not (n.isidentifier() and n.isascii())
-                or n in keys(Params)
+                or n in [*keys(Params), FACTORIAL_ENTRY]
             ]
             if bad or not names:
                 raise UserError(
                     f"{path}: vars models must be a non-empty list of names made of letters, "
-                    f"digits and _ (they become paths) and not a params section such as data "
-                    f"or judge, not {shown(bad or names)}"
+                    f"digits and _ (they become paths), neither a params section such as data "
+                    f"or judge nor {FACTORIAL_ENTRY!r}, not {shown(bad or names)}"
                 )
             return names
     raise UserError(f"{path} declares no `models` list under `vars`; the pipeline needs one")

@@ -2,8 +2,9 @@
 memory, Adam.
 
 Precision: where a device multiplies bf16 matrices natively (a CPU with AMX-BF16 or AVX512-BF16,
-a CUDA device with bf16), the matmuls and convolutions of training, the judges and the
-evaluation run in bf16 under autocast; everything else stays fp32: the losses, the optimizer's
+a CUDA device with bf16), the matmuls and convolutions of every torch stage (training, the
+judges, the evaluation, and the decoders and judges of render, calibrate and interpolate) run in
+bf16 under autocast; everything else stays fp32: the losses, the optimizer's
 state, the weights as saved, and every measure (a model's and a judge's outputs are cast back to
 fp32). Freed memory stays with the process so that the next batch does not page-fault it back
 in. benchmarks/RESULTS.md records what each of these was measured to save.

@@ -4,7 +4,9 @@ weights stacked, and a batch holds every seed's images stacked (seeds x images x
 One batched matrix product per layer then does every seed's work, so each product is several
 times larger and Python's per-step cost is paid once for all seeds. Seeds stay independent: a
 seed's slice of every product, sum and update is computed by the same kernels on the same
-numbers whichever seeds share the stack (tests/test_training.py compares the bytes).
+numbers whichever seeds share the stack (tests/test_training.py compares the bytes). That holds
+where a thread count splits the stacked elementwise work at multiples of the vector width (1 and
+2 threads on CPU were checked): vectorised exp and log round differently from their scalar tails.
 """
 
 from __future__ import annotations

@@ -26,7 +26,7 @@ import numpy as np
 import pandas as pd
 
 from latentlab.analysis.metrics import BY_NAME, HIGHER
-from latentlab.core.params import Params
+from latentlab.core.params import FACTORIAL_ENTRY, Params
 from latentlab.report.results import seed_values, square_of
 
 SUPPORTED, MIXED, NOT_SUPPORTED, NOT_DECIDED = "supported", "mixed", "not supported", "not decided"
@@ -356,7 +356,7 @@ def claim_results_by_vae(
     return {vae: claim_results(table, vae, aes, items, weak) for vae in vaes} if aes else {}
 
 
-MECHANISM_KEY = "mechanism"  # reports/verdicts.json's entry for the factorial's findings
+MECHANISM_KEY = FACTORIAL_ENTRY  # reports/verdicts.json's entry for the factorial's findings
 
 
 def verdict_record(

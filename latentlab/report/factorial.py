@@ -16,8 +16,9 @@ with y the value of a cell (the 2^2 design's usual effects, Box, Hunter & Hunter
 - prior term: (y[prior term] - y[none]) averaged over the two encoders;
 - interaction: half the difference between the prior term's effect with distributions and its
   effect with points. The VAE's gain over the points-without-prior cell is the sum of the two
-  main effects plus twice the interaction, so a positive interaction says that together the
-  mechanisms gain more than the sum of what each gains alone, a negative one less.
+  main effects, and also the sum of what each mechanism gains alone over that cell plus twice
+  the interaction, so a positive interaction says that together the mechanisms gain more than
+  the sum of what each gains alone, a negative one less.
 
 Every effect is a contrast of the four models, decided as the verdicts are
 (comparison.contrast_verdict): beyond the judges' spread of the per-judge effect, or the standard
