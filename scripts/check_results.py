@@ -15,8 +15,9 @@ are all it can take is marked "cannot fail".
 
 On the machine that made the commit a rerun is byte-identical; on another CPU the floats differ,
 the models and judges train along other paths, and the numbers should move by no more than this.
-Runs of different params are not compared: the run's params.yaml must be the revision's, and a
-workspace's reports/summary.csv the one dvc.lock records for the report run of these params.
+Runs of different params are not compared: the run's params.yaml must be the revision's but for
+how it computes (device, precision, memory_gib), and a workspace's reports/summary.csv the one
+dvc.lock records for the report run of these params.
 
     python -m scripts.check_results [--rev HEAD] [--run EXPERIMENT]
 
@@ -211,6 +212,14 @@ def shown(table: pd.DataFrame, rev: str, run: str) -> str:
     return text[columns].to_markdown(index=False, floatfmt=".4g")
 
 
+# How a run computes, not what: runs that differ only in these must agree within tolerance.
+HOW_KEYS = ("device", "precision", "memory_gib")
+
+
+def _what_is_computed(raw: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in raw.items() if k not in HOW_KEYS}
+
+
 def check(rev: str, run_rev: str | None) -> int:
     """Print the comparison of `run_rev` (this workspace when None) with `rev` as one short
     table; 0 when the run agrees, 1 when not."""
@@ -218,11 +227,18 @@ def check(rev: str, run_rev: str | None) -> int:
     params = read_yaml(
         committed_file(run_rev, PARAMS), str(PARAMS) if run_rev is None else f"{run_rev}:{PARAMS}"
     )
-    if read_yaml(committed_file(rev, PARAMS), f"{rev}:{PARAMS}") != params:
+    at_rev = read_yaml(committed_file(rev, PARAMS), f"{rev}:{PARAMS}")
+    if not isinstance(at_rev, dict) or not isinstance(params, dict):
+        refuse(f"{PARAMS} at {rev} or of {run} is not a mapping of params sections")
+    if _what_is_computed(at_rev) != _what_is_computed(params):
         refuse(
-            f"{PARAMS} differs between {run} and {rev}, so the results cannot be compared; "
-            f"compare with the revision or experiment whose params made it (--rev)"
+            f"{PARAMS} differs between {run} and {rev} beyond {', '.join(HOW_KEYS)}, so the "
+            f"results cannot be compared; compare with the revision or experiment whose params "
+            f"made it (--rev)"
         )
+    for key in HOW_KEYS:
+        if at_rev.get(key) != params.get(key):
+            print(f"{key}: {at_rev.get(key)!r} at {rev}, {params.get(key)!r} for {run}")
     if run_rev is None:
         check_summary_is_this_run(params)
     committed = read_summary(io.StringIO(committed_file(rev, SUMMARY)), f"{rev}:{SUMMARY}")

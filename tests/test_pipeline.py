@@ -557,6 +557,19 @@ def test_check_results_compares_with_an_experiment(experiment: Path) -> None:
     assert other.stderr.startswith("error: params.yaml differs between dpi80 and HEAD")
 
 
+def test_check_results_compares_runs_that_differ_only_in_how_they_compute(
+    experiment: Path, tmp_path: Path
+) -> None:
+    """device, precision and memory_gib say how a run computes: such runs must agree."""
+    repo = tmp_path / "repo"
+    shutil.copytree(experiment, repo, symlinks=True)
+    dvc("exp", "run", "-n", "mem9", "-S", "memory_gib=9", cwd=repo)  # on dpi80's params
+    result = check_results(repo, "--run", "mem9", "--rev", "dpi80")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "memory_gib: 8 at dpi80, 9 for mem9" in result.stdout
+    assert "agree with dpi80" in result.stdout
+
+
 def test_killed_training_resumes_to_identical_outputs(pipeline: Path, tmp_path: Path) -> None:
     repo = tmp_path / "killed"
     shutil.copytree(pipeline, repo, symlinks=True)

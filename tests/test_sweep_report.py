@@ -145,3 +145,13 @@ def test_the_per_pixel_kl_of_a_public_solution_is_named(beta, named, tmp_path) -
 
 def test_swept_params_are_those_that_differ(runs) -> None:
     assert page.swept(runs) == ["vae.lr"]
+
+
+def test_a_symlog_axis_holds_zero_and_the_largest_value_without_a_negative_half(runs) -> None:
+    betas = [0, 1 / 784, 0.01, 0.1, 0.3, 1, 3]
+    x = figures.axis([(b,) for b in betas], ["vae.beta"])
+    summaries = [runs[0].summary] * len(betas)
+    for ax in figures.measures_figure(summaries, MODELS, x).get_axes():
+        left, right = ax.get_xlim()
+        assert ax.get_xscale() == "symlog"
+        assert -1 / 784 < left < 0 and right > 3

@@ -102,7 +102,10 @@ def measures_figure(
         if x.scale == "category":
             ax.set_xticks(x.positions, x.labels, rotation=30, ha="right", fontsize=7)
         elif x.scale == "symlog":
-            ax.set_xscale("symlog", linthresh=min(p for p in x.positions if p > 0))
+            linthresh = min(p for p in x.positions if p > 0)
+            ax.set_xscale("symlog", linthresh=linthresh)
+            # Matplotlib's margins mirror the axis below 0, where no value can lie.
+            ax.set_xlim(-0.3 * linthresh, max(x.positions) * 1.5)
         elif x.scale == "log":
             ax.set_xscale("log")
         ax.set_xlabel(x.title)
