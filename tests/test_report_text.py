@@ -13,7 +13,7 @@ import pytest
 from latentlab.analysis.measures import REFERENCE_SETS
 from latentlab.analysis.metrics import HIGHER, Metric, written_by
 from latentlab.core.params import declared_models, validate
-from latentlab.report import factorial, instruments, results, text
+from latentlab.report import comparison, factorial, instruments, results, text
 from latentlab.report.answer import (
     CLAIM_MEASURES,
     REFERENCES,
@@ -265,7 +265,10 @@ def with_second_vae(raw):
 
 
 def test_the_first_screen_answers_in_short_paragraphs(raw):
-    report, record = whole_report(with_second_vae(raw), declared=[*DECLARED, "vae_b"])
+    raw = with_second_vae(raw)
+    vaes, aes = comparison.vaes_and_aes(validate(raw, [*DECLARED, "vae_b"]))
+    assert {"vae", "vae_b"} <= set(vaes) and {"ae", "ae_wide"} <= set(aes)
+    report, record = whole_report(raw, declared=[*DECLARED, "vae_b"])
     lines = report.splitlines()
     headings = [line for line in lines if line.startswith("#")]
     assert headings[:3] == [
@@ -280,16 +283,14 @@ def test_the_first_screen_answers_in_short_paragraphs(raw):
     glance = [line for line in first_screen(report).splitlines() if line.startswith("|")]
     assert [c.strip() for c in glance[0].split("|")[1:-1]] == [
         "claim",
-        *(f"`{vae}` vs `{ae}`" for vae in ("vae", "vae_b") for ae in ("ae", "ae_wide")),
+        *(f"`{vae}` vs `{ae}`" for vae in vaes for ae in aes),
         "what carries it (2 x 2 design)",
     ]
     assert len(glance) == 2 + len(CLAIMS)
     for claim, row in zip(CLAIMS, glance[2:], strict=True):
         cells = [c.strip() for c in row.split("|")[1:-1]]
         assert cells[0] == claim.text
-        assert cells[1:-1] == [
-            record[v][a][claim.key] for v in ("vae", "vae_b") for a in ("ae", "ae_wide")
-        ]
+        assert cells[1:-1] == [record[v][a][claim.key] for v in vaes for a in aes]
         assert cells[-1] == record["mechanism"][claim.key]
     assert "**What the instruments allow.** The judges' mean test accuracy is 0.89" in report
     too_long = [line for line in prose(report) if len(line) > 350]

@@ -305,12 +305,29 @@ def test_a_queue_copy_vanishing_under_exp_show_is_asked_again(monkeypatch, tmp_p
     assert len(calls) == 3
 
 
-def test_any_other_exp_show_failure_is_one_error_at_once(monkeypatch, tmp_path) -> None:
-    show, calls = _failing_show(["dvc exp show failed: not a DVC repository"])
+def test_a_lasting_exp_show_failure_is_one_error_after_its_tries(monkeypatch, tmp_path) -> None:
+    show, calls = _failing_show(["dvc exp show failed: ERROR: not a DVC repository"] * 10)
     monkeypatch.setattr(experiments, "run_tool", show)
+    monkeypatch.setattr(experiments.time, "sleep", lambda s: None)
     with pytest.raises(UserError, match="not a DVC repository"):
         experiments.of_head(tmp_path)
-    assert len(calls) == 1
+    assert len(calls) == experiments._SHOW_TRIES
+
+
+def test_a_failed_dvc_command_is_named_by_its_error_line_not_dvc_s_footer(tmp_path) -> None:
+    script = tmp_path / "fails.py"
+    script.write_text(
+        "import sys\n"
+        "sys.stderr.write('ERROR: unexpected error - [Errno 2] No such file: x\\n\\n'\n"
+        "                 'Having any troubles? Hit us up at https://dvc.org/support\\n')\n"
+        "sys.exit(255)\n"
+    )
+    with pytest.raises(clone.RunFailed) as info:
+        clone.run_tool([sys.executable, str(script)], tmp_path, "dvc exp show")
+    assert (
+        str(info.value)
+        == "dvc exp show failed: ERROR: unexpected error - [Errno 2] No such file: x"
+    )
 
 
 def test_a_copy_that_keeps_vanishing_ends_in_the_error(monkeypatch, tmp_path) -> None:

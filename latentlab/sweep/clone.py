@@ -67,7 +67,10 @@ def run_tool(cmd: Sequence[str], cwd: Path, what: str) -> str:
     done = subprocess.run(cmd, cwd=cwd, env=tool_env(), capture_output=True, text=True)
     if done.returncode != 0:
         said = done.stderr.strip() or done.stdout.strip() or f"exit status {done.returncode}"
-        raise RunFailed(f"{what} failed: {said.splitlines()[-1]}")
+        lines = said.splitlines()
+        # DVC ends an unexpected error with a line of its support address, after the reason.
+        errors = [line for line in lines if line.startswith("ERROR")]
+        raise RunFailed(f"{what} failed: {(errors or lines)[-1]}")
     return done.stdout
 
 
