@@ -44,8 +44,9 @@ def test_the_separation_is_the_judges_mean_and_spread_of_real_minus_noise():
     assert gap == pytest.approx(0.8) and math.isnan(spread)
 
 
-def test_a_clear_separation_and_accurate_judges_leave_every_measure_fit():
-    # precision also calibrates the paths' middle-image precision, computed as it is
+def clearly_separated() -> tuple[dict[str, list[float]], dict[str, list[float]]]:
+    """Per-judge values of real images and of noise on every judge-based claim measure, real
+    images far better in each measure's direction (the Frechet distance: lower)."""
     judged = ["coverage", "classes_present", "inception_score", "precision", "frechet_distance"]
     real = {m: [10.0, 10.2, 9.8] for m in judged}
     noise = {m: [1.0, 1.1, 0.9] for m in judged}
@@ -53,17 +54,17 @@ def test_a_clear_separation_and_accurate_judges_leave_every_measure_fit():
         noise["frechet_distance"],
         real["frechet_distance"],
     )
+    return real, noise
+
+
+def test_a_clear_separation_and_accurate_judges_leave_every_measure_fit():
+    # precision also calibrates the paths' middle-image precision, computed as it is
+    real, noise = clearly_separated()
     assert instruments.too_weak(calibration(real, noise), GOOD, list(CLAIM_MEASURES)) == {}
 
 
 def test_judges_below_the_accuracy_floor_weaken_every_judge_based_measure_only():
-    judged = ["coverage", "classes_present", "inception_score", "precision", "frechet_distance"]
-    real = {m: [10.0, 10.2, 9.8] for m in judged}
-    noise = {m: [1.0, 1.1, 0.9] for m in judged}
-    real["frechet_distance"], noise["frechet_distance"] = (
-        noise["frechet_distance"],
-        real["frechet_distance"],
-    )
+    real, noise = clearly_separated()
     weak = instruments.too_weak(calibration(real, noise), BAD, list(CLAIM_MEASURES))
     assert set(weak) == set(CLAIM_MEASURES) - {"path_evenness"}  # evenness is in pixels
     assert all(
